@@ -1,0 +1,1 @@
+# Copyright (c) rcl_mm contributors. All rights reserved.

@@ -1,0 +1,95 @@
+# Copyright (c) rcl_mm contributors. All rights reserved.
+"""Fixes for the dependency stack, applied once when ``rcl_mm`` is imported.
+
+* The mmaction2 1.2.0 wheel lacks ``mmaction/models/localizers/drn/`` while
+  ``mmaction/models/localizers/__init__.py`` imports it, so
+  ``import mmaction.models`` fails. We register a placeholder module whose
+  ``DRN`` raises a clear error if anyone builds it.
+* torch >= 2.6 loads checkpoints with ``weights_only=True``; mmengine
+  checkpoints hold a few plain Python / numpy / mmengine objects (the message
+  hub's history buffers, numpy scalars) that the safe unpickler refuses, so
+  ``resume`` and ``load_from`` fail. We allow exactly those types, which keeps
+  the safe unpickler on instead of turning it off.
+"""
+import importlib.util
+import sys
+import types
+import warnings
+
+import numpy as np
+import torch
+
+_DRN_MODULE = 'mmaction.models.localizers.drn'
+
+
+class _MissingDRN:
+    """Placeholder for mmaction2's DRN, absent from the 1.2.0 wheel."""
+
+    def __init__(self, *args, **kwargs):
+        raise ImportError(
+            'mmaction2 1.2.0 as published lacks '
+            'mmaction/models/localizers/drn; install mmaction2 from source '
+            'to use DRN. rcl_mm registered this placeholder so that the rest '
+            'of mmaction.models imports.')
+
+
+def patch_missing_drn() -> bool:
+    """Put a placeholder ``drn`` package in ``sys.modules`` if it is missing.
+
+    Returns:
+        bool: True if the placeholder was installed.
+    """
+    if _DRN_MODULE in sys.modules:
+        return False
+    try:
+        spec = importlib.util.find_spec(_DRN_MODULE)
+    except ModuleNotFoundError:
+        spec = None
+    if spec is not None:
+        return False
+    package = types.ModuleType(_DRN_MODULE)
+    package.__path__ = []
+    submodule = types.ModuleType(_DRN_MODULE + '.drn')
+    submodule.DRN = _MissingDRN
+    package.drn = submodule
+    package.DRN = _MissingDRN
+    sys.modules[_DRN_MODULE] = package
+    sys.modules[_DRN_MODULE + '.drn'] = submodule
+    return True
+
+
+def _checkpoint_safe_globals() -> list:
+    """Types that mmengine writes into checkpoints besides tensors."""
+    from mmengine.logging import HistoryBuffer
+    numpy_core = np._core if hasattr(np, '_core') else np.core
+    safe = [
+        HistoryBuffer,
+        np.ndarray,
+        np.dtype,
+        numpy_core.multiarray._reconstruct,
+        numpy_core.multiarray.scalar,
+    ]
+    # numpy >= 1.25 pickles dtypes as instances of classes in np.dtypes.
+    safe += [
+        getattr(np.dtypes, name) for name in dir(np.dtypes)
+        if name.endswith('DType')
+    ]
+    return safe
+
+
+def allow_mmengine_checkpoints() -> None:
+    """Let ``torch.load(weights_only=True)`` read mmengine checkpoints."""
+    add_safe_globals = getattr(torch.serialization, 'add_safe_globals', None)
+    if add_safe_globals is None:  # torch < 2.4 loads everything anyway
+        return
+    add_safe_globals(_checkpoint_safe_globals())
+
+
+def apply_stack_fixes() -> None:
+    """Apply every fix above; safe to call more than once."""
+    # mmcv-lite has no compiled ops by design; mmaction2 imports a module
+    # that warns about it on every import, which only hides real warnings.
+    warnings.filterwarnings(
+        'ignore', message='Fail to import ``MultiScaleDeformableAttention``')
+    patch_missing_drn()
+    allow_mmengine_checkpoints()
