@@ -1,5 +1,9 @@
 # Copyright (c) rcl_mm contributors. All rights reserved.
+from .checkpoint import convert_mmaction2_bmn, save_checkpoint_atomic
 from .compat import apply_stack_fixes
 from .setup_env import register_all_modules
 
-__all__ = ['apply_stack_fixes', 'register_all_modules']
+__all__ = [
+    'apply_stack_fixes', 'convert_mmaction2_bmn', 'register_all_modules',
+    'save_checkpoint_atomic'
+]

@@ -9,8 +9,13 @@
   checkpoints hold a few plain Python / numpy / mmengine objects (the message
   hub's history buffers, numpy scalars) that the safe unpickler refuses, so
   ``resume`` and ``load_from`` fail. We allow exactly those types, which keeps
-  the safe unpickler on instead of turning it off.
+  the safe unpickler on instead of turning it off. A history buffer pickles
+  its statistics functions as ``getattr(HistoryBuffer, 'min')``, and
+  allowing ``getattr`` would let any checkpoint call anything; so buffers
+  written while rcl_mm is imported are pickled as their data only and
+  rebuilt by :func:`rebuild_history_buffer`.
 """
+import copyreg
 import importlib.util
 import sys
 import types
@@ -58,12 +63,27 @@ def patch_missing_drn() -> bool:
     return True
 
 
+def rebuild_history_buffer(log_history: np.ndarray,
+                           count_history: np.ndarray, max_length: int):
+    """Rebuild an mmengine ``HistoryBuffer`` from its data (unpickling)."""
+    from mmengine.logging import HistoryBuffer
+    return HistoryBuffer(log_history, count_history, max_length)
+
+
+def _reduce_history_buffer(buffer) -> tuple:
+    """Pickle a ``HistoryBuffer`` as its data, not its method table."""
+    log_history, count_history = buffer.data
+    return rebuild_history_buffer, (log_history, count_history,
+                                    buffer.max_length)
+
+
 def _checkpoint_safe_globals() -> list:
     """Types that mmengine writes into checkpoints besides tensors."""
     from mmengine.logging import HistoryBuffer
     numpy_core = np._core if hasattr(np, '_core') else np.core
     safe = [
         HistoryBuffer,
+        rebuild_history_buffer,
         np.ndarray,
         np.dtype,
         numpy_core.multiarray._reconstruct,
@@ -82,6 +102,8 @@ def allow_mmengine_checkpoints() -> None:
     add_safe_globals = getattr(torch.serialization, 'add_safe_globals', None)
     if add_safe_globals is None:  # torch < 2.4 loads everything anyway
         return
+    from mmengine.logging import HistoryBuffer
+    copyreg.pickle(HistoryBuffer, _reduce_history_buffer)
     add_safe_globals(_checkpoint_safe_globals())
 
 

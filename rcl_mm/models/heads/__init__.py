@@ -1,1 +1,4 @@
 # Copyright (c) rcl_mm contributors. All rights reserved.
+from .pem_head import PEMHead
+
+__all__ = ['PEMHead']

@@ -1,1 +1,7 @@
 # Copyright (c) rcl_mm contributors. All rights reserved.
+from .bmn_loss import (BMNLoss, balanced_bce_loss, proposal_cls_loss,
+                       proposal_reg_loss)
+
+__all__ = [
+    'BMNLoss', 'balanced_bce_loss', 'proposal_cls_loss', 'proposal_reg_loss'
+]

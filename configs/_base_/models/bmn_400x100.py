@@ -1,0 +1,28 @@
+# BMN as in the paper and mmaction2's bmn_400x100 (weight compatible).
+model = dict(
+    type='ProposalMapLocalizer',
+    backbone=dict(
+        type='BMNBackbone',
+        feat_dim=400,
+        temporal_dim=100,
+        duration_dim=100,
+        boundary_ratio=0.5,
+        num_samples=32,
+        num_samples_per_bin=3,
+        hidden_dim_1d=256,
+        hidden_dim_3d=512),
+    head=dict(type='PEMHead', in_channels=512, hidden_channels=128),
+    loss=dict(
+        type='BMNLoss',
+        weight_tem=1.0,
+        weight_pem_reg=10.0,
+        weight_pem_cls=1.0,
+        reg_high_threshold=0.7,
+        reg_low_threshold=0.3,
+        cls_threshold=0.9),
+    test_cfg=dict(
+        soft_nms_alpha=0.4,
+        soft_nms_low_threshold=0.5,
+        soft_nms_high_threshold=0.9,
+        top_k=100,
+        feature_extraction_interval=16))

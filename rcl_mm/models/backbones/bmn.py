@@ -1,0 +1,167 @@
+# Copyright (c) rcl_mm contributors. All rights reserved.
+"""BMN's backbone: base module, TEM and the Boundary-Matching proposal map."""
+from typing import Dict
+
+import torch
+import torch.nn as nn
+from mmengine.model import BaseModule
+from torch import Tensor
+
+from rcl_mm.ops import car_align_sampling, car_align_with_sampling
+from rcl_mm.registry import MODELS
+from rcl_mm.utils.typing import OptConfigType
+
+
+def grid_anchors(temporal_dim: int, duration_dim: int) -> Tensor:
+    """The valid anchors of a D x T boundary-matching grid.
+
+    Anchor (d, t) starts at snippet t and ends at snippet t + d; it is valid
+    when it ends inside the window, t + d <= T - 1.
+
+    Args:
+        temporal_dim (int): T, the number of snippets.
+        duration_dim (int): D, the number of durations.
+
+    Returns:
+        Tensor: K x 3 long tensor of (d, t, d * T + t) for the K valid
+        anchors, in row-major (d, t) order.
+    """
+    d = torch.arange(duration_dim).view(-1, 1).expand(-1, temporal_dim)
+    t = torch.arange(temporal_dim).view(1, -1).expand(duration_dim, -1)
+    valid = (t + d) <= temporal_dim - 1
+    d, t = d[valid], t[valid]
+    return torch.stack([d, t, d * temporal_dim + t], dim=1)
+
+
+@MODELS.register_module()
+class BMNBackbone(BaseModule):
+    """BMN's base module, temporal evaluation module and BM proposal map.
+
+    `BMN: Boundary-Matching Network for Temporal Action Proposal Generation
+    <https://arxiv.org/abs/1907.09702>`_. Layer for layer the same network
+    as ``mmaction.models.BMN`` up to its 3-D convolution, but the
+    Boundary-Matching layer and that convolution are computed together by
+    :func:`rcl_mm.ops.car_align_with_sampling`: the projection is applied to
+    the 1-D features first and the sampled taps are summed afterwards, so
+    the B x C x N x D x T tensor and the dense T x (N * D * T) sampling mask
+    of mmaction2 never exist. The sampling plan of the grid is a
+    non-persistent buffer, so it stays out of checkpoints.
+
+    Args:
+        feat_dim (int): Channels of the input snippet features, C_in.
+        temporal_dim (int): Snippets per window, T.
+        duration_dim (int, optional): Anchor durations, D. Defaults to T.
+        boundary_ratio (float): Each anchor's region is widened by this
+            ratio of its length on each side. Defaults to 0.5.
+        num_samples (int): Bins per anchor, N. Defaults to 32.
+        num_samples_per_bin (int): Points per bin, S. Defaults to 3.
+        hidden_dim_1d (int): Channels of the 1-D features. Defaults to 256.
+        hidden_dim_3d (int): Channels of the proposal map. Defaults to 512.
+        init_cfg (dict, optional): Initialisation config. Defaults to None,
+            PyTorch's default initialisation as mmaction2's BMN.
+    """
+
+    def __init__(self,
+                 feat_dim: int = 400,
+                 temporal_dim: int = 100,
+                 duration_dim: int = None,
+                 boundary_ratio: float = 0.5,
+                 num_samples: int = 32,
+                 num_samples_per_bin: int = 3,
+                 hidden_dim_1d: int = 256,
+                 hidden_dim_3d: int = 512,
+                 init_cfg: OptConfigType = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        self.feat_dim = feat_dim
+        self.temporal_dim = temporal_dim
+        self.duration_dim = duration_dim or temporal_dim
+        self.boundary_ratio = boundary_ratio
+        self.num_samples = num_samples
+        self.num_samples_per_bin = num_samples_per_bin
+        self.hidden_dim_1d = hidden_dim_1d
+        self.hidden_dim_3d = hidden_dim_3d
+
+        def conv1d(in_channels, out_channels, **kwargs):
+            return [
+                nn.Conv1d(in_channels, out_channels, kernel_size=3,
+                          padding=1, **kwargs),
+                nn.ReLU(inplace=True)
+            ]
+
+        def boundary_branch():
+            return nn.Sequential(
+                *conv1d(hidden_dim_1d, hidden_dim_1d, groups=4),
+                nn.Conv1d(hidden_dim_1d, 1, kernel_size=1), nn.Sigmoid())
+
+        self.base = nn.Sequential(
+            *conv1d(feat_dim, hidden_dim_1d, groups=4),
+            *conv1d(hidden_dim_1d, hidden_dim_1d, groups=4))
+        self.tem_start = boundary_branch()
+        self.tem_end = boundary_branch()
+        self.proposal_1d = nn.Sequential(*conv1d(hidden_dim_1d,
+                                                 hidden_dim_1d))
+        # Kept as a Conv3d so its parameters match mmaction2's x_3d_p.0 in
+        # shape and default initialisation; only its weight and bias are
+        # used, through the fused sampling below.
+        self.bm_conv = nn.Conv3d(
+            hidden_dim_1d, hidden_dim_3d, kernel_size=(num_samples, 1, 1))
+
+        anchors = grid_anchors(self.temporal_dim, self.duration_dim)
+        segments = torch.stack([anchors[:, 1], anchors[:, 1] + anchors[:, 0]],
+                               dim=1).double()
+        index, weight = car_align_sampling(
+            segments, self.temporal_dim, num_samples, num_samples_per_bin,
+            boundary_ratio)
+        self.register_buffer('grid_flat_index', anchors[:, 2],
+                             persistent=False)
+        self.register_buffer('grid_sample_index', index, persistent=False)
+        self.register_buffer('grid_sample_weight', weight.float(),
+                             persistent=False)
+        valid = torch.zeros(self.duration_dim * self.temporal_dim)
+        valid[anchors[:, 2]] = 1
+        self.register_buffer(
+            'valid_mask', valid.view(self.duration_dim, self.temporal_dim),
+            persistent=False)
+
+    def boundary_matching(self, proposal_feat: Tensor) -> Tensor:
+        """The BM layer and 3-D convolution, fused, with ReLU.
+
+        Args:
+            proposal_feat (Tensor): B x C x T 1-D proposal features.
+
+        Returns:
+            Tensor: B x O x D x T proposal map. Anchors past the window's
+            end read no features, so they hold ReLU(bias) as in mmaction2.
+        """
+        batch = proposal_feat.size(0)
+        weight = self.bm_conv.weight.flatten(2)  # O x C x N
+        sampled = car_align_with_sampling(
+            proposal_feat, self.grid_sample_index,
+            self.grid_sample_weight.to(proposal_feat.dtype), weight)
+        out = sampled.new_zeros(batch, self.hidden_dim_3d,
+                                self.duration_dim * self.temporal_dim)
+        out = out.index_copy(2, self.grid_flat_index, sampled)
+        out = out + self.bm_conv.bias.view(1, -1, 1).to(out.dtype)
+        return torch.relu(out).view(batch, self.hidden_dim_3d,
+                                    self.duration_dim, self.temporal_dim)
+
+    def forward(self, x: Tensor) -> Dict[str, Tensor]:
+        """Compute the boundary probabilities and the proposal map.
+
+        Args:
+            x (Tensor): B x C_in x T snippet features.
+
+        Returns:
+            dict: ``base_feat`` (B x hidden_dim_1d x T), ``start`` and
+            ``end`` (B x T, probabilities), ``proposal_map``
+            (B x hidden_dim_3d x D x T).
+        """
+        base_feat = self.base(x)
+        start = self.tem_start(base_feat).squeeze(1)
+        end = self.tem_end(base_feat).squeeze(1)
+        proposal_map = self.boundary_matching(self.proposal_1d(base_feat))
+        return dict(
+            base_feat=base_feat,
+            start=start,
+            end=end,
+            proposal_map=proposal_map)

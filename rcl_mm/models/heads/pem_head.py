@@ -1,0 +1,51 @@
+# Copyright (c) rcl_mm contributors. All rights reserved.
+"""BMN's proposal evaluation head on the D x T proposal map."""
+import torch.nn as nn
+from mmengine.model import BaseModule
+from torch import Tensor
+
+from rcl_mm.registry import MODELS
+from rcl_mm.utils.typing import OptConfigType
+
+
+@MODELS.register_module()
+class PEMHead(BaseModule):
+    """BMN's grid head: 2-D convolutions to a 2 x D x T confidence map.
+
+    `BMN <https://arxiv.org/abs/1907.09702>`_'s proposal evaluation module
+    after the Boundary-Matching layer: a 1x1 conv, two 3x3 convs and a 1x1
+    conv with sigmoid, giving for every grid anchor (d, t) a tIoU
+    regression score (channel 0) and a tIoU classification score
+    (channel 1), as ``mmaction.models.BMN``'s ``x_2d_p``.
+
+    Args:
+        in_channels (int): Channels of the proposal map. Defaults to 512.
+        hidden_channels (int): Channels of the 2-D convs. Defaults to 128.
+        init_cfg (dict, optional): Initialisation config. Defaults to None.
+    """
+
+    def __init__(self,
+                 in_channels: int = 512,
+                 hidden_channels: int = 128,
+                 init_cfg: OptConfigType = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        self.convs = nn.Sequential(
+            nn.Conv2d(in_channels, hidden_channels, kernel_size=1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(hidden_channels, hidden_channels, kernel_size=3,
+                      padding=1), nn.ReLU(inplace=True),
+            nn.Conv2d(hidden_channels, hidden_channels, kernel_size=3,
+                      padding=1), nn.ReLU(inplace=True))
+        self.out = nn.Conv2d(hidden_channels, 2, kernel_size=1)
+
+    def forward(self, proposal_map: Tensor) -> Tensor:
+        """Score every anchor of the grid.
+
+        Args:
+            proposal_map (Tensor): B x C x D x T proposal features.
+
+        Returns:
+            Tensor: B x 2 x D x T confidence map in [0, 1] (tIoU
+            regression, tIoU classification).
+        """
+        return self.out(self.convs(proposal_map)).sigmoid()

@@ -1,0 +1,329 @@
+# Copyright (c) rcl_mm contributors. All rights reserved.
+"""A localizer composing backbone -> confidence head on a proposal map."""
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import torch
+from mmaction.structures import ActionDataSample
+from mmengine.model import BaseModel
+from mmengine.structures import InstanceData
+from torch import Tensor
+
+from rcl_mm.models.builder import build_module
+from rcl_mm.models.task_modules import (bmn_post_process, bmn_targets,
+                                        bmn_video_duration, pad_segments)
+from rcl_mm.registry import MODELS
+from rcl_mm.utils.typing import ConfigType, OptConfigType, OptSampleList
+
+DEFAULT_TEST_CFG = dict(
+    soft_nms_alpha=0.4,
+    soft_nms_low_threshold=0.5,
+    soft_nms_high_threshold=0.9,
+    top_k=100,
+    feature_extraction_interval=16)
+
+
+@MODELS.register_module()
+class ProposalMapLocalizer(BaseModel):
+    """Temporal action localizer on a D x T proposal map.
+
+    The localizer owns the order of the data flow: the backbone turns
+    B x C x T snippet features into boundary probabilities and a proposal
+    map, the head turns the map into a B x 2 x D x T confidence map
+    (tIoU regression, tIoU classification). Training targets are built here,
+    vectorised on the device, from each sample's ``gt_instances.gt_bbox``
+    (G x 2, normalised to [0, 1], as mmaction2's
+    ``GenerateLocalizationLabels`` makes them). Prediction selects
+    candidates, fuses scores and applies Soft-NMS, batched in torch, and
+    returns segments in seconds.
+
+    Args:
+        backbone (dict): Backbone config, e.g. ``BMNBackbone``. It must
+            expose ``temporal_dim``, ``duration_dim``, ``feat_dim`` and a
+            D x T ``valid_mask`` buffer, and return a dict with ``start``,
+            ``end`` and ``proposal_map``.
+        head (dict): Confidence head config, e.g. ``PEMHead``.
+        loss (dict): Loss config. Defaults to ``dict(type='BMNLoss')``.
+        test_cfg (dict, optional): Post-processing settings:
+            ``soft_nms_alpha``, ``soft_nms_low_threshold``,
+            ``soft_nms_high_threshold``, ``top_k`` and
+            ``feature_extraction_interval`` (frames per snippet, for
+            mmaction2's duration rule). Missing keys take BMN's ActivityNet
+            values.
+        data_preprocessor (dict, optional): Defaults to None, mmengine's
+            ``BaseDataPreprocessor``.
+        init_cfg (dict, optional): Initialisation config.
+    """
+
+    def __init__(self,
+                 backbone: ConfigType,
+                 head: ConfigType,
+                 loss: ConfigType = dict(type='BMNLoss'),
+                 test_cfg: OptConfigType = None,
+                 data_preprocessor: OptConfigType = None,
+                 init_cfg: OptConfigType = None) -> None:
+        super().__init__(
+            data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.backbone = build_module(backbone)
+        self.head = build_module(head)
+        self.loss_module = build_module(loss)
+        self.test_cfg = dict(DEFAULT_TEST_CFG, **(test_cfg or {}))
+        unknown = set(self.test_cfg) - set(DEFAULT_TEST_CFG)
+        if unknown:
+            raise KeyError(f'Unknown test_cfg keys {sorted(unknown)}; '
+                           f'known: {sorted(DEFAULT_TEST_CFG)}.')
+
+    @property
+    def temporal_dim(self) -> int:
+        """T, snippets per input window."""
+        return self.backbone.temporal_dim
+
+    @property
+    def duration_dim(self) -> int:
+        """D, anchor durations of the proposal map."""
+        return self.backbone.duration_dim
+
+    def forward(self,
+                inputs: Union[Tensor, Sequence[Tensor]],
+                data_samples: OptSampleList = None,
+                mode: str = 'tensor') -> Union[Dict[str, Tensor], list,
+                                               Tuple[Tensor, ...]]:
+        """Dispatch to :meth:`loss`, :meth:`predict` or :meth:`_forward`.
+
+        Args:
+            inputs (Tensor | list[Tensor]): B x C x T features, or B
+                tensors of C x T as mmaction2's ``PackLocalizationInputs``
+                produces them.
+            data_samples (list[ActionDataSample], optional): Annotations
+                and meta information of the B videos.
+            mode (str): ``'loss'``, ``'predict'`` or ``'tensor'``.
+
+        Returns:
+            dict | list | tuple: Losses, data samples with predictions, or
+            the raw ``(confidence_map, start, end)``.
+        """
+        inputs = self._stack_inputs(inputs, data_samples)
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        if mode == 'predict':
+            return self.predict(inputs, data_samples)
+        if mode == 'tensor':
+            return self._forward(inputs)
+        raise RuntimeError(f'Invalid mode "{mode}"; expected "loss", '
+                           '"predict" or "tensor".')
+
+    def _stack_inputs(self, inputs: Union[Tensor, Sequence[Tensor]],
+                      data_samples: OptSampleList) -> Tensor:
+        """Stack the batch and check it against the model's C and T."""
+        names = [
+            sample.metainfo.get('video_name', f'#{i}')
+            for i, sample in enumerate(data_samples or [])
+        ]
+        expected = (self.backbone.feat_dim, self.temporal_dim)
+        shapes = [tuple(x.shape) for x in inputs]
+        bad = [i for i, shape in enumerate(shapes) if shape != expected]
+        if bad:
+            which = ', '.join(
+                f'{names[i] if i < len(names) else "#%d" % i} '
+                f'{shapes[i]}' for i in bad[:5])
+            raise ValueError(
+                f'Expected features of shape C x T = {expected}, got {which}. '
+                'Check feat_dim and temporal_dim in the config, or resize '
+                'the features to T snippets (ResizeFeature) in the '
+                'pipeline.')
+        if isinstance(inputs, Tensor):
+            return inputs
+        return torch.stack(list(inputs))
+
+    def _forward(self, inputs: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+        """Network outputs, as ``mmaction.models.BMN`` returns them.
+
+        Args:
+            inputs (Tensor): B x C x T features.
+
+        Returns:
+            tuple[Tensor]: ``confidence_map`` (B x 2 x D x T), ``start``
+            (B x T) and ``end`` (B x T).
+        """
+        feats = self.backbone(inputs)
+        confidence_map = self.head(feats['proposal_map'])
+        return confidence_map, feats['start'], feats['end']
+
+    def loss(self, inputs: Tensor,
+             data_samples: List[ActionDataSample]) -> Dict[str, Tensor]:
+        """Losses of a batch, each part under its own name.
+
+        Args:
+            inputs (Tensor): B x C x T features.
+            data_samples (list[ActionDataSample]): Samples whose
+                ``gt_instances.gt_bbox`` are G_i x 2 normalised segments.
+
+        Returns:
+            dict[str, Tensor]: ``loss_tem_start``, ``loss_tem_end``,
+            ``loss_pem_reg``, ``loss_pem_cls``.
+        """
+        confidence_map, start, end = self._forward(inputs)
+        gt_iou_map, gt_start, gt_end = self.build_targets(
+            data_samples, inputs.device)
+        return self.loss_module(confidence_map, start, end,
+                                gt_iou_map.to(confidence_map.dtype),
+                                gt_start.to(start.dtype),
+                                gt_end.to(end.dtype),
+                                self.backbone.valid_mask)
+
+    def build_targets(self, data_samples: List[ActionDataSample],
+                      device: torch.device) -> Tuple[Tensor, Tensor, Tensor]:
+        """tIoU map and boundary targets of a batch, on ``device``.
+
+        Returns:
+            tuple[Tensor]: ``gt_iou_map`` (B x D x T), ``gt_start`` and
+            ``gt_end`` (B x T).
+        """
+        segments = [
+            torch.as_tensor(
+                sample.gt_instances.gt_bbox, dtype=torch.float32,
+                device=device).reshape(-1, 2) for sample in data_samples
+        ]
+        gt_segments, gt_valid = pad_segments(segments)
+        return bmn_targets(gt_segments, gt_valid, self.temporal_dim,
+                           self.duration_dim)
+
+    def predict(self, inputs: Tensor,
+                data_samples: List[ActionDataSample]) -> List[
+                    ActionDataSample]:
+        """Detections of every video in the batch, in seconds.
+
+        Args:
+            inputs (Tensor): B x C x T features.
+            data_samples (list[ActionDataSample]): Samples whose metainfo
+                holds ``duration_second`` (and, for mmaction2's duration
+                rule, ``duration_frame``).
+
+        Returns:
+            list[ActionDataSample]: The samples' metainfo with
+            ``pred_instances`` (``segments`` M x 2 in seconds, ``scores``
+            M, sorted by score) and ``proposal_list`` (the same as
+            ``[{'segment': [s, e], 'score': x}]``, the form mmaction2's
+            ``ANetMetric`` reads).
+        """
+        confidence_map, start, end = self._forward(inputs)
+        durations = torch.tensor(
+            [self._video_duration(s.metainfo) for s in data_samples],
+            dtype=torch.float64, device=inputs.device)
+        cfg = self.test_cfg
+        detections = bmn_post_process(
+            start, end, confidence_map, durations,
+            soft_nms_alpha=cfg['soft_nms_alpha'],
+            soft_nms_low_threshold=cfg['soft_nms_low_threshold'],
+            soft_nms_high_threshold=cfg['soft_nms_high_threshold'],
+            top_k=cfg['top_k'])
+        results = []
+        for sample, dets in zip(data_samples, detections):
+            dets = dets.cpu()
+            result = ActionDataSample(metainfo=sample.metainfo)
+            result.pred_instances = InstanceData(
+                segments=dets[:, :2].float(), scores=dets[:, 2].float())
+            result.proposal_list = [
+                dict(segment=[s, e], score=score)
+                for s, e, score in dets.tolist()
+            ]
+            results.append(result)
+        return results
+
+    def _video_duration(self, metainfo: dict) -> float:
+        """Seconds that the T snippets of a video span.
+
+        mmaction2's rule: features cover ``duration_frame // interval *
+        interval`` of the ``duration_frame`` frames. Without
+        ``duration_frame`` (e.g. features of a new video), the whole
+        ``duration_second``.
+        """
+        if 'duration_second' not in metainfo:
+            raise KeyError(
+                f'Video {metainfo.get("video_name", "?")} has no '
+                '"duration_second" in its metainfo; add it to '
+                'PackLocalizationInputs(meta_keys=...) in the test pipeline.')
+        if 'duration_frame' not in metainfo:
+            return float(metainfo['duration_second'])
+        return bmn_video_duration(
+            metainfo['duration_second'], metainfo['duration_frame'],
+            self.test_cfg['feature_extraction_interval'])
+
+
+@MODELS.register_module()
+class BMN(ProposalMapLocalizer):
+    """BMN, built from ``mmaction.models.BMN``'s arguments.
+
+    `BMN: Boundary-Matching Network for Temporal Action Proposal Generation
+    <https://arxiv.org/abs/1907.09702>`_. Takes exactly the arguments of
+    mmaction2's BMN, so an mmaction2 config runs with ``type='BMN'``
+    changed to ``type='rcl_mm.BMN'``; it is a
+    :class:`ProposalMapLocalizer` with a :class:`BMNBackbone`, a
+    :class:`PEMHead` and our :class:`BMNLoss`. Parameters are those of
+    mmaction2's BMN under the names that
+    :func:`rcl_mm.utils.convert_mmaction2_bmn` maps.
+
+    Args:
+        temporal_dim (int): T (and D) of the grid.
+        boundary_ratio (float): Widening of each anchor's region.
+        num_samples (int): Bins per anchor.
+        num_samples_per_bin (int): Points per bin.
+        feat_dim (int): Input feature channels.
+        soft_nms_alpha (float): Gaussian Soft-NMS alpha.
+        soft_nms_low_threshold (float): Soft-NMS low threshold.
+        soft_nms_high_threshold (float): Soft-NMS high threshold.
+        post_process_top_k (int): Detections kept per video.
+        feature_extraction_interval (int): Frames per snippet. Defaults to
+            16.
+        loss_cls (dict): Loss config. ``'BMNLoss'`` means ours (each part
+            logged); mmaction2's returns one tuple. Defaults to
+            ``dict(type='BMNLoss')``.
+        hidden_dim_1d (int): Defaults to 256.
+        hidden_dim_2d (int): Defaults to 128.
+        hidden_dim_3d (int): Defaults to 512.
+        data_preprocessor (dict, optional): Defaults to None.
+        init_cfg (dict, optional): Defaults to None.
+    """
+
+    def __init__(self,
+                 temporal_dim: int,
+                 boundary_ratio: float,
+                 num_samples: int,
+                 num_samples_per_bin: int,
+                 feat_dim: int,
+                 soft_nms_alpha: float,
+                 soft_nms_low_threshold: float,
+                 soft_nms_high_threshold: float,
+                 post_process_top_k: int,
+                 feature_extraction_interval: int = 16,
+                 loss_cls: ConfigType = dict(type='BMNLoss'),
+                 hidden_dim_1d: int = 256,
+                 hidden_dim_2d: int = 128,
+                 hidden_dim_3d: int = 512,
+                 data_preprocessor: OptConfigType = None,
+                 init_cfg: OptConfigType = None) -> None:
+        loss_cls = dict(loss_cls)
+        if str(loss_cls.get('type')).split('.')[-1] == 'BMNLoss':
+            loss_cls['type'] = 'rcl_mm.BMNLoss'
+        super().__init__(
+            backbone=dict(
+                type='BMNBackbone',
+                feat_dim=feat_dim,
+                temporal_dim=temporal_dim,
+                boundary_ratio=boundary_ratio,
+                num_samples=num_samples,
+                num_samples_per_bin=num_samples_per_bin,
+                hidden_dim_1d=hidden_dim_1d,
+                hidden_dim_3d=hidden_dim_3d),
+            head=dict(
+                type='PEMHead',
+                in_channels=hidden_dim_3d,
+                hidden_channels=hidden_dim_2d),
+            loss=loss_cls,
+            test_cfg=dict(
+                soft_nms_alpha=soft_nms_alpha,
+                soft_nms_low_threshold=soft_nms_low_threshold,
+                soft_nms_high_threshold=soft_nms_high_threshold,
+                top_k=post_process_top_k,
+                feature_extraction_interval=feature_extraction_interval),
+            data_preprocessor=data_preprocessor,
+            init_cfg=init_cfg)

@@ -1,0 +1,225 @@
+# Copyright (c) rcl_mm contributors. All rights reserved.
+"""BMN's losses: TEM boundary loss and the proposal map's reg + cls loss."""
+from typing import Dict, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch import Tensor
+
+from rcl_mm.registry import MODELS
+
+
+def balanced_bce_loss(pred: Tensor,
+                      label: Tensor,
+                      threshold: float = 0.5,
+                      ratio_range: Tuple[float, float] = (1.05, 21),
+                      eps: float = 1e-5,
+                      mask: Tensor = None) -> Tensor:
+    """Binary cross-entropy with positives and negatives balanced.
+
+    BMN's binary logistic regression loss: entries with ``label >
+    threshold`` are positives; with r = entries / positives clamped to
+    ``ratio_range``, positives weigh r / 2 and negatives r / (2 (r - 1)),
+    so both halves count equally.
+
+    Args:
+        pred (Tensor): Probabilities, any shape.
+        label (Tensor): Soft labels, the shape of ``pred``.
+        threshold (float): Positive threshold. Defaults to 0.5.
+        ratio_range (tuple[float]): Clamp of the ratio. Defaults to
+            (1.05, 21).
+        eps (float): Added inside the logs. Defaults to 1e-5.
+        mask (Tensor, optional): 0/1 entries that count, the shape of
+            ``pred``; positives are counted inside it too. Defaults to all.
+
+    Returns:
+        Tensor: The scalar loss, averaged over the entries that count.
+    """
+    positive = (label > threshold).to(pred.dtype)
+    if mask is None:
+        negative = 1.0 - positive
+        num_entries = torch.tensor(float(label.numel()), device=pred.device)
+    else:
+        positive = positive * mask
+        negative = (1.0 - positive) * mask
+        num_entries = mask.sum()
+    num_positive = positive.sum().clamp(min=1)
+    ratio = (num_entries / num_positive).clamp(*ratio_range)
+    coef_negative = 0.5 * ratio / (ratio - 1)
+    coef_positive = 0.5 * ratio
+    loss = (coef_positive * positive * torch.log(pred + eps) +
+            coef_negative * negative * torch.log(1.0 - pred + eps))
+    return -loss.sum() / num_entries.clamp(min=1)
+
+
+def proposal_reg_loss(pred: Tensor,
+                      gt_iou: Tensor,
+                      mask: Tensor,
+                      high_threshold: float = 0.7,
+                      low_threshold: float = 0.3) -> Tensor:
+    """BMN's tIoU regression loss with sampled mid and low anchors.
+
+    All anchors with tIoU > ``high_threshold`` count; anchors in
+    (low, high] and in (0, low] are sampled at random so that each group
+    has about as many as the high group. The random draws (two
+    ``rand_like`` calls, mid group first) are made exactly as mmaction2's
+    ``BMNLoss`` makes them, so both give the same loss under the same seed.
+
+    Args:
+        pred (Tensor): B x D x T predicted tIoU.
+        gt_iou (Tensor): B x D x T target tIoU, zero outside ``mask``.
+        mask (Tensor): D x T or B x D x T valid-anchor mask.
+        high_threshold (float): Defaults to 0.7.
+        low_threshold (float): Defaults to 0.3.
+
+    Returns:
+        Tensor: The scalar loss.
+    """
+    high = (gt_iou > high_threshold).to(pred.dtype)
+    mid = ((gt_iou <= high_threshold) &
+           (gt_iou > low_threshold)).to(pred.dtype)
+    low = ((gt_iou <= low_threshold) & (gt_iou > 0.)).to(pred.dtype) * mask
+
+    num_high, num_mid, num_low = high.sum(), mid.sum(), low.sum()
+    keep_mid = (mid * torch.rand_like(gt_iou)) > (1. - num_high / num_mid)
+    keep_low = (low * torch.rand_like(gt_iou)) > (1. - num_high / num_low)
+    weights = high + keep_mid.to(pred.dtype) + keep_low.to(pred.dtype)
+
+    # mmaction2 averages the squared error over all anchors, then rescales
+    # the mean to a sum over the chosen ones: 0.5 * sum / chosen.
+    mse = F.mse_loss(pred * weights, gt_iou * weights)
+    # clamp: with no anchor chosen the error is 0, not 0 / 0.
+    return 0.5 * mse * weights.numel() / weights.sum().clamp(min=1)
+
+
+def proposal_cls_loss(pred: Tensor,
+                      gt_iou: Tensor,
+                      mask: Tensor,
+                      threshold: float = 0.9,
+                      ratio_range: Tuple[float, float] = (1.05, 21),
+                      eps: float = 1e-5) -> Tensor:
+    """BMN's tIoU classification loss: balanced BCE of tIoU > threshold.
+
+    Args:
+        pred (Tensor): B x D x T predicted probability of tIoU > threshold.
+        gt_iou (Tensor): B x D x T target tIoU, zero outside ``mask``.
+        mask (Tensor): D x T or B x D x T valid-anchor mask.
+        threshold (float): Defaults to 0.9.
+        ratio_range (tuple[float]): Defaults to (1.05, 21).
+        eps (float): Defaults to 1e-5.
+
+    Returns:
+        Tensor: The scalar loss.
+    """
+    positive = (gt_iou > threshold).to(pred.dtype)
+    negative = (gt_iou <= threshold).to(pred.dtype) * mask
+    num_positive = positive.sum().clamp(min=1)
+    num_entries = num_positive + negative.sum()
+    ratio = (num_entries / num_positive).clamp(*ratio_range)
+    coef_negative = 0.5 * ratio / (ratio - 1)
+    coef_positive = 0.5 * ratio
+    loss = (coef_positive * torch.log(pred + eps) * positive +
+            coef_negative * torch.log(1.0 - pred + eps) * negative)
+    return -loss.sum() / num_entries
+
+
+@MODELS.register_module()
+class BMNLoss(nn.Module):
+    """BMN's loss, each part returned under its own name.
+
+    ``loss_tem_start`` and ``loss_tem_end`` (balanced BCE of the boundary
+    probabilities, times ``weight_tem``), ``loss_pem_reg`` (tIoU
+    regression, times ``weight_pem_reg``) and ``loss_pem_cls`` (tIoU
+    classification, times ``weight_pem_cls``). Their sum equals the total
+    of ``mmaction.models.BMNLoss`` under the same seed.
+
+    Args:
+        weight_tem (float): Defaults to 1.0.
+        weight_pem_reg (float): Defaults to 10.0.
+        weight_pem_cls (float): Defaults to 1.0.
+        tem_threshold (float): Positive boundary label. Defaults to 0.5.
+        reg_high_threshold (float): Defaults to 0.7.
+        reg_low_threshold (float): Defaults to 0.3.
+        cls_threshold (float): Defaults to 0.9.
+        ratio_range (tuple[float]): Clamp of the balancing ratio.
+            Defaults to (1.05, 21).
+        eps (float): Defaults to 1e-5.
+    """
+
+    def __init__(self,
+                 weight_tem: float = 1.0,
+                 weight_pem_reg: float = 10.0,
+                 weight_pem_cls: float = 1.0,
+                 tem_threshold: float = 0.5,
+                 reg_high_threshold: float = 0.7,
+                 reg_low_threshold: float = 0.3,
+                 cls_threshold: float = 0.9,
+                 ratio_range: Tuple[float, float] = (1.05, 21),
+                 eps: float = 1e-5) -> None:
+        super().__init__()
+        self.weight_tem = weight_tem
+        self.weight_pem_reg = weight_pem_reg
+        self.weight_pem_cls = weight_pem_cls
+        self.tem_threshold = tem_threshold
+        self.reg_high_threshold = reg_high_threshold
+        self.reg_low_threshold = reg_low_threshold
+        self.cls_threshold = cls_threshold
+        self.ratio_range = tuple(ratio_range)
+        self.eps = eps
+
+    def tem_loss(self, start: Tensor, end: Tensor, gt_start: Tensor,
+                 gt_end: Tensor) -> Dict[str, Tensor]:
+        """Boundary losses.
+
+        Args:
+            start (Tensor): B x T predicted start probabilities.
+            end (Tensor): B x T predicted end probabilities.
+            gt_start (Tensor): B x T start targets.
+            gt_end (Tensor): B x T end targets.
+
+        Returns:
+            dict: ``loss_tem_start`` and ``loss_tem_end``, weighted.
+        """
+        kwargs = dict(threshold=self.tem_threshold,
+                      ratio_range=self.ratio_range, eps=self.eps)
+        return dict(
+            loss_tem_start=self.weight_tem *
+            balanced_bce_loss(start, gt_start, **kwargs),
+            loss_tem_end=self.weight_tem *
+            balanced_bce_loss(end, gt_end, **kwargs))
+
+    def proposal_loss(self, confidence_map: Tensor, gt_iou_map: Tensor,
+                      mask: Tensor) -> Dict[str, Tensor]:
+        """Losses of one confidence map.
+
+        Args:
+            confidence_map (Tensor): B x 2 x D x T (reg, cls) in [0, 1].
+            gt_iou_map (Tensor): B x D x T target tIoU.
+            mask (Tensor): D x T valid-anchor mask.
+
+        Returns:
+            dict: ``loss_pem_reg`` and ``loss_pem_cls``, weighted.
+        """
+        gt_iou_map = gt_iou_map * mask
+        reg = proposal_reg_loss(confidence_map[:, 0], gt_iou_map, mask,
+                                self.reg_high_threshold,
+                                self.reg_low_threshold)
+        cls = proposal_cls_loss(confidence_map[:, 1], gt_iou_map, mask,
+                                self.cls_threshold, self.ratio_range,
+                                self.eps)
+        return dict(
+            loss_pem_reg=self.weight_pem_reg * reg,
+            loss_pem_cls=self.weight_pem_cls * cls)
+
+    def forward(self, confidence_map: Tensor, start: Tensor, end: Tensor,
+                gt_iou_map: Tensor, gt_start: Tensor, gt_end: Tensor,
+                mask: Tensor) -> Dict[str, Tensor]:
+        """All four parts; see :meth:`tem_loss` and :meth:`proposal_loss`.
+
+        The proposal losses are computed first, so that their random draws
+        come first, in mmaction2's order.
+        """
+        losses = self.proposal_loss(confidence_map, gt_iou_map, mask)
+        losses.update(self.tem_loss(start, end, gt_start, gt_end))
+        return losses

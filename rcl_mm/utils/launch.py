@@ -1,0 +1,76 @@
+# Copyright (c) rcl_mm contributors. All rights reserved.
+"""What tools/train.py and tools/test.py share: config set-up and launch."""
+import os
+import os.path as osp
+from typing import Optional
+
+import torch
+import torch.distributed as dist
+from mmengine.config import Config, DictAction  # noqa: F401
+
+
+def prepare_config(config: str,
+                   work_dir: Optional[str] = None,
+                   cfg_options: Optional[dict] = None,
+                   launcher: str = 'none') -> Config:
+    """Load a config and apply the command-line settings.
+
+    Args:
+        config (str): Config file.
+        work_dir (str, optional): Overrides ``cfg.work_dir``. Without it
+            and without one in the config, ``./work_dirs/<config name>``.
+        cfg_options (dict, optional): ``--cfg-options`` overrides.
+        launcher (str): ``'none'``, ``'pytorch'``, ``'slurm'`` or
+            ``'mpi'``.
+
+    Returns:
+        Config: The config, ready for ``Runner.from_cfg``.
+    """
+    cfg = Config.fromfile(config)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    cfg.launcher = launcher
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(config))[0])
+    _dump_results_into_work_dir(cfg)
+    if launcher != 'none' and not torch.cuda.is_available():
+        _init_cpu_distributed(cfg)
+    return cfg
+
+
+def _dump_results_into_work_dir(cfg: Config) -> None:
+    """Put a relative result-file path of an evaluator under work_dir."""
+    for key in ('val_evaluator', 'test_evaluator'):
+        evaluators = cfg.get(key)
+        if evaluators is None:
+            continue
+        if not isinstance(evaluators, (list, tuple)):
+            evaluators = [evaluators]
+        for evaluator in evaluators:
+            dump = evaluator.get('dump_config')
+            if dump and dump.get('out') and not osp.isabs(dump['out']) \
+                    and not dump['out'].startswith(('.', cfg.work_dir)):
+                dump['out'] = osp.join(cfg.work_dir, dump['out'])
+
+
+def _init_cpu_distributed(cfg: Config) -> None:
+    """Start a gloo process group for torchrun on a machine without GPUs.
+
+    mmengine's launcher calls CUDA-only functions, so on the CPU we start
+    the process group ourselves (the Runner then skips its own set-up) and
+    let DDP wrap the model without device ids.
+    """
+    if not dist.is_initialized():
+        dist.init_process_group(backend='gloo')
+    cfg.env_cfg = cfg.get('env_cfg', {})
+    cfg.env_cfg.setdefault('dist_cfg', {})['backend'] = 'gloo'
+    cfg.model_wrapper_cfg = dict(
+        type='MMDistributedDataParallel',
+        device_ids=None,
+        broadcast_buffers=False)
+    # One process per core is enough work for each.
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) //
+                              int(os.environ.get('WORLD_SIZE', 1))))

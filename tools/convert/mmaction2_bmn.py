@@ -1,0 +1,37 @@
+# Copyright (c) rcl_mm contributors. All rights reserved.
+"""Convert an mmaction2 BMN checkpoint into an rcl_mm BMN checkpoint.
+
+Usage: python tools/convert/mmaction2_bmn.py IN.pth OUT.pth
+"""
+import argparse
+
+import torch
+
+import rcl_mm  # noqa: F401  (lets torch.load read mmengine checkpoints)
+from rcl_mm.utils.checkpoint import (convert_mmaction2_bmn,
+                                     save_checkpoint_atomic)
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(
+        description='Convert an mmaction2 BMN checkpoint to rcl_mm.')
+    parser.add_argument('src', help='mmaction2 BMN checkpoint (.pth)')
+    parser.add_argument('dst', help='where to write the rcl_mm checkpoint')
+    return parser.parse_args()
+
+
+def main():
+    args = parse_args()
+    checkpoint = torch.load(args.src, map_location='cpu')
+    state_dict = checkpoint.get('state_dict', checkpoint)
+    meta = dict(checkpoint.get('meta', {}) or {})
+    meta['converted_from'] = dict(
+        source='mmaction2 BMN', file=args.src)
+    save_checkpoint_atomic(
+        dict(meta=meta, state_dict=convert_mmaction2_bmn(state_dict)),
+        args.dst)
+    print(f'Wrote {args.dst}')
+
+
+if __name__ == '__main__':
+    main()

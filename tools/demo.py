@@ -1,0 +1,101 @@
+# Copyright (c) rcl_mm contributors. All rights reserved.
+"""The demo: synthesize features for real ActivityNet segments, train and
+test the demo configs on them, print the metrics, plot a timeline.
+
+Usage: python tools/demo.py [--data-dir data/demo/features]
+       [--work-dir work_dirs/demo] [--configs configs/demo/bmn_demo.py ...]
+"""
+import argparse
+import json
+import os.path as osp
+import time
+
+from mmengine.runner import Runner
+
+from rcl_mm.datasets.synthetic import synthesize_demo_dataset
+from rcl_mm.utils.launch import prepare_config
+from rcl_mm.utils.tables import metrics_table
+from rcl_mm.visualization import plot_timeline
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+DEMO_CONFIGS = ['configs/demo/bmn_demo.py']
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--data-dir', default='data/demo/features')
+    parser.add_argument('--work-dir', default='work_dirs/demo')
+    parser.add_argument('--configs', nargs='+', default=DEMO_CONFIGS)
+    parser.add_argument('--seed', type=int, default=0,
+                        help='seed of the synthetic features')
+    return parser.parse_args()
+
+
+def run_config(config, data_dir, work_dir):
+    """Train and test one config; return its metrics and results file."""
+    name = osp.splitext(osp.basename(config))[0]
+    cfg = prepare_config(
+        osp.join(ROOT, config),
+        work_dir=osp.join(work_dir, name),
+        cfg_options={
+            'train_dataloader.dataset.ann_file':
+            osp.join(data_dir, 'anet_anno_train.json'),
+            'train_dataloader.dataset.data_prefix.video':
+            osp.join(data_dir, 'csv_mean_100'),
+            'val_dataloader.dataset.ann_file':
+            osp.join(data_dir, 'anet_anno_val.json'),
+            'val_dataloader.dataset.data_prefix.video':
+            osp.join(data_dir, 'csv_mean_100'),
+            'test_dataloader.dataset.ann_file':
+            osp.join(data_dir, 'anet_anno_val.json'),
+            'test_dataloader.dataset.data_prefix.video':
+            osp.join(data_dir, 'csv_mean_100'),
+        })
+    runner = Runner.from_cfg(cfg)
+    tic = time.time()
+    runner.train()
+    metrics = runner.test()
+    elapsed = time.time() - tic
+    return name, metrics, cfg.test_evaluator.dump_config.out, elapsed
+
+
+def plot_best_video(results_file, data_dir, out_file):
+    """Timeline of the validation video with the most ground truth."""
+    with open(results_file) as f:
+        results = json.load(f)['results']
+    with open(osp.join(data_dir, 'anet_anno_val.json')) as f:
+        annotations = json.load(f)
+    name = max(annotations,
+               key=lambda v: (len(annotations[v]['annotations']), v))
+    info = annotations[name]
+    detections = [[*d['segment'], d['score']]
+                  for d in results.get(name[2:], [])]
+    plot_timeline(
+        out_file,
+        duration=info['duration_second'],
+        gt_segments=[a['segment'] for a in info['annotations']],
+        gt_labels=[a['label'] for a in info['annotations']],
+        detections=detections,
+        title=name)
+    return out_file
+
+
+def main():
+    args = parse_args()
+    data_dir = osp.join(ROOT, args.data_dir)
+    work_dir = osp.join(ROOT, args.work_dir)
+    synthesize_demo_dataset(data_dir, seed=args.seed)
+    tables = []
+    for config in args.configs:
+        name, metrics, results_file, elapsed = run_config(
+            config, data_dir, work_dir)
+        plot = plot_best_video(results_file, data_dir,
+                               osp.join(work_dir, name, 'timeline.png'))
+        tables.append(metrics_table(
+            metrics, title=f'{name} ({elapsed:.0f} s train + test)'))
+        tables.append(f'results: {results_file}\ntimeline: {plot}')
+    print('\n\n'.join(tables))
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,59 @@
+# Copyright (c) rcl_mm contributors. All rights reserved.
+"""Test a localizer: detections as the official ActivityNet results JSON.
+
+Usage: python tools/test.py CONFIG CHECKPOINT [--work-dir DIR]
+       [--out results.json] [--amp] [--cfg-options k=v ...]
+       [--launcher pytorch]
+"""
+import argparse
+
+from mmengine.config import DictAction
+from mmengine.runner import Runner
+
+from rcl_mm.utils.launch import prepare_config
+from rcl_mm.utils.tables import metrics_table
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description='Test a localizer')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--work-dir', help='where to save logs and results')
+    parser.add_argument(
+        '--out',
+        help='where to write the detections (official ActivityNet results '
+        'JSON); defaults to the evaluator\'s dump path in the work dir')
+    parser.add_argument(
+        '--amp', action='store_true', help='automatic mixed precision')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings, key=value')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    return parser.parse_args()
+
+
+def main():
+    args = parse_args()
+    cfg_options = dict(args.cfg_options or {})
+    if args.out:
+        cfg_options['test_evaluator.dump_config.out'] = args.out
+    cfg = prepare_config(args.config, args.work_dir, cfg_options,
+                         args.launcher)
+    cfg.load_from = args.checkpoint
+    if args.amp:
+        cfg.test_cfg = dict(cfg.get('test_cfg') or {}, fp16=True)
+    runner = Runner.from_cfg(cfg)
+    metrics = runner.test()
+    if runner.rank == 0:
+        print(metrics_table(metrics, title=f'{args.config}'))
+
+
+if __name__ == '__main__':
+    main()
