@@ -1,0 +1,342 @@
+# Copyright (c) rcl_mm contributors. All rights reserved.
+"""BMN proposal post-processing, vectorised and batched over videos.
+
+Reproduces mmaction2's ``BMN.predict`` candidate rule, ``soft_nms`` and
+``post_processing``. All proposal arithmetic is done in float64 (as numpy
+does in mmaction2) with the same evaluation order, so IoUs of grid-aligned
+proposals compare against the Soft-NMS thresholds exactly as in mmaction2
+(they can be equal to them); the proposal scores themselves are multiplied
+in the input dtype first, like mmaction2 multiplies the float32 network
+outputs. Only the Gaussian decay factor may differ from numpy's, by
+< 1e-15 relative (see :func:`soft_nms`).
+
+Tie rule. mmaction2 sorts the proposals with ``argsort()[::-1]`` and then
+repeatedly takes ``np.argmax`` (the first maximum) of the remaining list.
+With a stable sort this orders equal scores by decreasing candidate index,
+so among equal current scores the pick is the proposal with the larger
+initial score, then the one enumerated later (larger ``d * T + t``). We
+reproduce exactly that (stable ascending sort, flipped; ``torch.argmax``
+returns the first maximum). numpy's default sort is only stable for small
+arrays (and its SIMD sorts are not stable), so mmaction2's own choice
+between exactly equal scores is implementation-dependent; the results agree
+whenever scores do not tie. The final score sort of ``post_processing``
+follows the same stable-sort model.
+"""
+import math
+from typing import List, Sequence, Tuple, Union
+
+import torch
+from torch import Tensor
+
+from .bmn_targets import wide_float_dtype
+
+
+def bmn_video_duration(
+        duration_second: Union[float, Tensor],
+        duration_frame: Union[int, Tensor],
+        feature_extraction_interval: int = 16) -> Union[float, Tensor]:
+    """Seconds covered by the features, as mmaction2's post-processing.
+
+    ``duration_frame // interval * interval / duration_frame *
+    duration_second``: the frames beyond the last full feature interval
+    are not covered by the features.
+
+    Args:
+        duration_second (float | Tensor): (B,) or scalar video length in
+            seconds.
+        duration_frame (int | Tensor): (B,) or scalar number of frames.
+        feature_extraction_interval (int): Frames per feature. Default: 16.
+
+    Returns:
+        float | Tensor: (B,) or scalar duration in seconds (float64 tensor
+        when an argument is a tensor).
+    """
+    used = duration_frame // feature_extraction_interval * \
+        feature_extraction_interval
+    if isinstance(used, Tensor):
+        used = used.to(wide_float_dtype(used.device))
+    else:
+        used = float(used)
+    return used / duration_frame * duration_second
+
+
+def _boundary_bins(scores: Tensor) -> Tensor:
+    """BMN's candidate boundary locations for 1 <= t <= T - 2.
+
+    Args:
+        scores (Tensor): (B, T) start or end probabilities.
+
+    Returns:
+        Tensor: (B, T) bool, True at strict local peaks and where the score
+        exceeds half the video's maximum; the first and last bins are
+        False (the caller sets the one BMN forces).
+    """
+    bins = torch.zeros_like(scores, dtype=torch.bool)
+    mid = scores[:, 1:-1]
+    peak = (mid > scores[:, 2:]) & (mid > scores[:, :-2])
+    high = mid > 0.5 * scores.amax(dim=1, keepdim=True)
+    bins[:, 1:-1] = peak | high
+    return bins
+
+
+@torch.no_grad()
+def bmn_candidates(start: Tensor, end: Tensor,
+                   confidence_map: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+    """BMN's proposal candidates for a batch of videos.
+
+    Candidate ``(d, t)`` spans ``[t / T, (t + d + 1) / T]``; it exists if
+    ``t + d + 1 < T`` and both ``t`` is a start bin and ``t + d + 1`` an end
+    bin (bins: index 0 for starts, T - 1 for ends, strict local peaks and
+    scores above half the video's maximum). Its score is
+    ``start[t] * end[t + d + 1] * cls[d, t] * reg[d, t]``.
+
+    Args:
+        start (Tensor): (B, T) start probabilities.
+        end (Tensor): (B, T) end probabilities.
+        confidence_map (Tensor): (B, 2, D, T); channel 0 is the regression
+            confidence, channel 1 the classification confidence.
+
+    Returns:
+        tuple[Tensor, Tensor, Tensor]: ``(segments, scores, valid)`` of
+        shapes (B, K, 2), (B, K), (B, K) where K is the largest candidate
+        count in the batch. Each video's candidates come first, in
+        mmaction2's order (``d`` major, ``t`` minor); padding is zero and
+        False in ``valid``. ``segments`` and ``scores`` are float64 (float32
+        on MPS); scores are multiplied in the input dtype, as mmaction2
+        does.
+    """
+    batch, num_t = start.shape
+    num_d = confidence_map.shape[-2]
+    device = start.device
+    wide = wide_float_dtype(device)
+
+    start_bins = _boundary_bins(start)
+    start_bins[:, 0] = True
+    end_bins = _boundary_bins(end)
+    end_bins[:, -1] = True
+
+    # Prefilter: only pairs of a start bin and an end bin can be
+    # candidates, far fewer than the D x T grid. Each video's bin positions
+    # are moved to the front (stable sort of the "not a bin" flag), starts
+    # and ends of all videos in one sort.
+    bins = torch.cat((start_bins, end_bins))  # 2B x T
+    bin_counts = bins.sum(dim=1)
+    num_bins = int(bin_counts.max()) if batch else 0
+    pos = torch.sort(
+        (~bins).to(torch.uint8), dim=1, stable=True).indices[:, :num_bins]
+    pos_ok = torch.arange(num_bins, device=device) < bin_counts[:, None]
+    pair_t = pos[:batch, :, None]  # B x N x 1, start index
+    pair_dur = pos[batch:, None, :] - pair_t  # B x N x N, end - start
+    pair_ok = (
+        pos_ok[:batch, :, None] & pos_ok[batch:, None, :]
+        & (pair_dur >= 1) & (pair_dur <= num_d))
+
+    # mmaction2 enumerates candidates by flat map index d * T + t; sorting
+    # that key (invalid pairs get a key past the map) gives its order with
+    # the padding last.
+    key = torch.where(pair_ok, (pair_dur - 1) * num_t + pair_t,
+                      num_d * num_t).flatten(1)
+    counts = pair_ok.flatten(1).sum(dim=1)
+    num_k = int(counts.max()) if batch else 0
+    valid = torch.arange(num_k, device=device) < counts[:, None]
+    flat = torch.where(valid, key.sort(dim=1).values[:, :num_k], 0)  # B x K
+    cand_t = flat % num_t
+    cand_end = cand_t + flat // num_t + 1
+
+    conf = confidence_map.flatten(2)
+    scores = (
+        start.gather(1, cand_t) * end.gather(1, cand_end) *
+        conf[:, 1].gather(1, flat) * conf[:, 0].gather(1, flat))
+    scores = torch.where(valid, scores, scores.new_zeros(())).to(wide)
+    # t / T in float64 is exactly Python's start_index / tscale.
+    segments = torch.stack((cand_t, cand_end), dim=-1).to(wide) / num_t
+    segments = torch.where(valid[..., None], segments, segments.new_zeros(()))
+    return segments, scores, valid
+
+
+@torch.no_grad()
+def soft_nms(segments: Tensor, scores: Tensor, valid: Tensor, alpha: float,
+             low_threshold: float, high_threshold: float,
+             top_k: int) -> Tuple[Tensor, Tensor, Tensor]:
+    """Gaussian Soft-NMS per video, as mmaction2's ``soft_nms``.
+
+    Repeatedly picks the remaining candidate with the highest current score
+    (ties: see the module docstring), multiplies the score of every other
+    remaining candidate whose IoU with the pick exceeds
+    ``low + (high - low) * width_of_pick`` by ``exp(-iou ** 2 / alpha)``,
+    and removes the pick. Like mmaction2 (loop condition
+    ``len(picks) <= top_k``) it stops after ``top_k + 1`` picks or when no
+    candidate is left. The loop over picks is sequential; each step is one
+    set of tensor ops over all candidates of all videos.
+
+    Args:
+        segments (Tensor): (B, K, 2) start and end.
+        scores (Tensor): (B, K) scores.
+        valid (Tensor): (B, K) bool, False on padding.
+        alpha (float): Gaussian decay parameter.
+        low_threshold (float): IoU threshold for a zero-width pick.
+        high_threshold (float): IoU threshold for a unit-width pick.
+        top_k (int): Picks kept by the caller; ``top_k + 1`` are made.
+
+    Returns:
+        tuple[Tensor, Tensor, Tensor]: ``(segments, scores, valid)`` of
+        shapes (B, P, 2), (B, P), (B, P) with ``P = min(top_k + 1, K)``, in
+        pick order (scores are non-increasing), with the decayed scores;
+        float64 (float32 on MPS). Video b has ``min(top_k + 1, n_b)`` valid
+        picks, first; padding is zero.
+    """
+    batch, num_k = scores.shape
+    device = scores.device
+    wide = wide_float_dtype(device)
+    num_picks = min(top_k + 1, num_k)
+    valid = valid.to(torch.bool)
+    if num_picks <= 0:
+        return (segments.new_zeros(batch, 0, 2).to(wide),
+                scores.new_zeros(batch, 0).to(wide), valid.new_zeros(batch, 0))
+
+    # mmaction2's initial order: descending score, equal scores with the
+    # later candidate first (stable ascending sort, flipped); padding last.
+    neg_inf = float('-inf')
+    cur = scores.to(wide).masked_fill(~valid, neg_inf)
+    order = torch.sort(cur, dim=1, stable=True).indices.flip(1)
+    cur = cur.gather(1, order)
+    segs = segments.to(wide).gather(1, order[..., None].expand(-1, -1, 2))
+    seg_start = segs[..., 0].contiguous()
+    seg_end = segs[..., 1].contiguous()
+    width = seg_end - seg_start
+    # Per candidate, the decay threshold it imposes when it is the pick.
+    thresh = low_threshold + (high_threshold - low_threshold) * width
+    pick_info = torch.stack((seg_start, seg_end, width, thresh), dim=-1)
+
+    # Live state in one buffer so that one scatter removes a pick: its
+    # score becomes -inf (never the max again) and its start NaN (its IoU
+    # is NaN, so it is never decayed and -inf * 0 cannot make a NaN score).
+    # Padding starts out removed.
+    sorted_valid = valid.gather(1, order)
+    state = torch.stack(
+        (cur, seg_start.masked_fill(~sorted_valid, float('nan'))),
+        dim=1)  # B x 2 x K
+    cur, live_start = state[:, 0], state[:, 1]
+    removed = state.new_tensor([neg_inf, float('nan')]).view(1, 2, 1)
+    removed = removed.expand(batch, 2, 1)
+    neg_alpha = -alpha
+
+    pick_scores, pick_idx = [], []
+    for _ in range(num_picks):
+        # First maximum on ties. argmax + gather rather than max(dim): on
+        # CPU max(dim) enters an OpenMP region even for a few rows, which
+        # stalls for a scheduler tick when the cores are busy (e.g. with
+        # data loader workers).
+        idx = cur.argmax(dim=1, keepdim=True)
+        best = cur.gather(1, idx)
+        pick_scores.append(best)
+        pick_idx.append(idx)
+        pick = pick_info.gather(1, idx[..., None].expand(-1, -1, 4))
+        p_start, p_end, p_width, p_thresh = pick.unbind(-1)  # B x 1 each
+        # segment_iou(pick, candidates), inlined to reuse buffers.
+        inter = torch.minimum(seg_end, p_end)
+        inter.sub_(torch.maximum(live_start, p_start)).clamp_(min=0)
+        union = p_width - inter
+        union.add_(seg_end).sub_(live_start)
+        iou = inter.div_(union)
+        decayed = iou > p_thresh
+        # exp(-(iou ** 2) / alpha). e ** x rather than exp(x): on CPU
+        # torch.exp enters an OpenMP region from ~128 elements on, with the
+        # same stalls; e ** x differs from exp by < 1e-15 relative.
+        factor = torch.pow(math.e, iou.square_().div_(neg_alpha))
+        cur.mul_(torch.where(decayed, factor, 1.))
+        state.scatter_(2, idx[:, None].expand(-1, 2, -1), removed)
+
+    pick_scores = torch.cat(pick_scores, dim=1)
+    pick_idx = torch.cat(pick_idx, dim=1)
+    out_valid = (
+        torch.arange(num_picks, device=device)
+        < sorted_valid.sum(dim=1, keepdim=True))
+    out_scores = torch.where(out_valid, pick_scores, pick_scores.new_zeros(()))
+    out_segs = segs.gather(1, pick_idx[..., None].expand(-1, -1, 2))
+    out_segs = torch.where(out_valid[..., None], out_segs,
+                           out_segs.new_zeros(()))
+    return out_segs, out_scores, out_valid
+
+
+@torch.no_grad()
+def post_process_proposals(segments: Tensor, scores: Tensor, valid: Tensor,
+                           video_durations: Union[Tensor, Sequence[float]],
+                           soft_nms_alpha: float,
+                           soft_nms_low_threshold: float,
+                           soft_nms_high_threshold: float,
+                           top_k: int) -> List[Tensor]:
+    """mmaction2's ``post_processing`` for a padded batch of proposals.
+
+    Soft-NMS (:func:`soft_nms`), sort by score, keep ``top_k``, clip to
+    [0, 1] and scale by the video duration.
+
+    Args:
+        segments (Tensor): (B, K, 2) normalised start and end.
+        scores (Tensor): (B, K) scores.
+        valid (Tensor): (B, K) bool, False on padding.
+        video_durations (Tensor | Sequence[float]): (B,) seconds covered by
+            the features, see :func:`bmn_video_duration`.
+        soft_nms_alpha (float): Gaussian decay parameter.
+        soft_nms_low_threshold (float): Soft-NMS low IoU threshold.
+        soft_nms_high_threshold (float): Soft-NMS high IoU threshold.
+        top_k (int): Proposals kept per video.
+
+    Returns:
+        list[Tensor]: B tensors of shape (M_b, 3): start and end in seconds
+        and score, sorted by descending score; ``M_b = min(top_k, n_b)``.
+        float64 (float32 on MPS).
+    """
+    wide = wide_float_dtype(scores.device)
+    # mmaction2 skips Soft-NMS for a single proposal; Soft-NMS keeps it
+    # unchanged anyway, so every video goes through it.
+    segs, scores, valid = soft_nms(segments, scores, valid, soft_nms_alpha,
+                                   soft_nms_low_threshold,
+                                   soft_nms_high_threshold, top_k)
+    # The re-sort (argsort()[::-1], stable-sort model) and truncation.
+    keyed = scores.masked_fill(~valid, float('-inf'))
+    order = torch.sort(keyed, dim=1, stable=True).indices.flip(1)
+    order = order[:, :top_k]
+    scores = scores.gather(1, order)
+    segs = segs.gather(1, order[..., None].expand(-1, -1, 2))
+    durations = torch.as_tensor(
+        video_durations, dtype=wide, device=scores.device).view(-1, 1)
+    dets = torch.stack((segs[..., 0].clamp(min=0) * durations,
+                        segs[..., 1].clamp(max=1) * durations, scores),
+                       dim=-1)
+    counts = valid.sum(dim=1).clamp(max=top_k).tolist()
+    return [video[:n] for video, n in zip(dets, counts)]
+
+
+@torch.no_grad()
+def bmn_post_process(start: Tensor, end: Tensor, confidence_map: Tensor,
+                     video_durations: Union[Tensor, Sequence[float]],
+                     soft_nms_alpha: float, soft_nms_low_threshold: float,
+                     soft_nms_high_threshold: float,
+                     top_k: int) -> List[Tensor]:
+    """BMN inference post-processing for a batch of videos.
+
+    :func:`bmn_candidates` followed by :func:`post_process_proposals`; the
+    same result as mmaction2's ``BMN.predict`` for each video.
+
+    Args:
+        start (Tensor): (B, T) start probabilities.
+        end (Tensor): (B, T) end probabilities.
+        confidence_map (Tensor): (B, 2, D, T), channel 0 regression,
+            channel 1 classification confidence.
+        video_durations (Tensor | Sequence[float]): (B,) seconds covered by
+            the features, see :func:`bmn_video_duration`.
+        soft_nms_alpha (float): Gaussian decay parameter.
+        soft_nms_low_threshold (float): Soft-NMS low IoU threshold.
+        soft_nms_high_threshold (float): Soft-NMS high IoU threshold.
+        top_k (int): Proposals kept per video.
+
+    Returns:
+        list[Tensor]: B tensors of shape (M_b, 3): start and end in seconds
+        and score, sorted by descending score; ``M_b <= top_k``. float64
+        (float32 on MPS).
+    """
+    segments, scores, valid = bmn_candidates(start, end, confidence_map)
+    return post_process_proposals(segments, scores, valid, video_durations,
+                                  soft_nms_alpha, soft_nms_low_threshold,
+                                  soft_nms_high_threshold, top_k)
