@@ -12,27 +12,6 @@ from rcl_mm.registry import MODELS
 from rcl_mm.utils.typing import OptConfigType
 
 
-def grid_anchors(temporal_dim: int, duration_dim: int) -> Tensor:
-    """The valid anchors of a D x T boundary-matching grid.
-
-    Anchor (d, t) starts at snippet t and ends at snippet t + d; it is valid
-    when it ends inside the window, t + d <= T - 1.
-
-    Args:
-        temporal_dim (int): T, the number of snippets.
-        duration_dim (int): D, the number of durations.
-
-    Returns:
-        Tensor: K x 3 long tensor of (d, t, d * T + t) for the K valid
-        anchors, in row-major (d, t) order.
-    """
-    d = torch.arange(duration_dim).view(-1, 1).expand(-1, temporal_dim)
-    t = torch.arange(temporal_dim).view(1, -1).expand(duration_dim, -1)
-    valid = (t + d) <= temporal_dim - 1
-    d, t = d[valid], t[valid]
-    return torch.stack([d, t, d * temporal_dim + t], dim=1)
-
-
 @MODELS.register_module()
 class BMNBackbone(BaseModule):
     """BMN's base module, temporal evaluation module and BM proposal map.
@@ -106,22 +85,24 @@ class BMNBackbone(BaseModule):
         self.bm_conv = nn.Conv3d(
             hidden_dim_1d, hidden_dim_3d, kernel_size=(num_samples, 1, 1))
 
-        anchors = grid_anchors(self.temporal_dim, self.duration_dim)
-        segments = torch.stack([anchors[:, 1], anchors[:, 1] + anchors[:, 0]],
-                               dim=1).double()
+        # The plan covers all D x T anchors in row-major (d, t) order, so
+        # the op writes the map directly; anchors that end past the window
+        # get zero weights (mmaction2 zeroes their mask), and zero-weight
+        # taps are dropped by the op, so they cost nothing.
+        d = torch.arange(self.duration_dim, dtype=torch.float64)
+        t = torch.arange(self.temporal_dim, dtype=torch.float64)
+        starts = t.view(1, -1).expand(self.duration_dim, -1)
+        ends = starts + d.view(-1, 1)
+        valid = ends <= self.temporal_dim - 1
         index, weight = car_align_sampling(
-            segments, self.temporal_dim, num_samples, num_samples_per_bin,
+            torch.stack([starts, ends], dim=-1).view(-1, 2),
+            self.temporal_dim, num_samples, num_samples_per_bin,
             boundary_ratio)
-        self.register_buffer('grid_flat_index', anchors[:, 2],
-                             persistent=False)
+        weight = weight * valid.view(-1, 1, 1)
         self.register_buffer('grid_sample_index', index, persistent=False)
         self.register_buffer('grid_sample_weight', weight.float(),
                              persistent=False)
-        valid = torch.zeros(self.duration_dim * self.temporal_dim)
-        valid[anchors[:, 2]] = 1
-        self.register_buffer(
-            'valid_mask', valid.view(self.duration_dim, self.temporal_dim),
-            persistent=False)
+        self.register_buffer('valid_mask', valid.float(), persistent=False)
 
     def boundary_matching(self, proposal_feat: Tensor) -> Tensor:
         """The BM layer and 3-D convolution, fused, with ReLU.
@@ -138,10 +119,7 @@ class BMNBackbone(BaseModule):
         sampled = car_align_with_sampling(
             proposal_feat, self.grid_sample_index,
             self.grid_sample_weight.to(proposal_feat.dtype), weight)
-        out = sampled.new_zeros(batch, self.hidden_dim_3d,
-                                self.duration_dim * self.temporal_dim)
-        out = out.index_copy(2, self.grid_flat_index, sampled)
-        out = out + self.bm_conv.bias.view(1, -1, 1).to(out.dtype)
+        out = sampled + self.bm_conv.bias.view(1, -1, 1).to(sampled.dtype)
         return torch.relu(out).view(batch, self.hidden_dim_3d,
                                     self.duration_dim, self.temporal_dim)
 

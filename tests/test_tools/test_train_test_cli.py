@@ -1,0 +1,71 @@
+# Copyright (c) rcl_mm contributors. All rights reserved.
+"""tools/train.py and tools/test.py from the command line."""
+import json
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+
+from rcl_mm.datasets.synthetic import synthesize_demo_dataset
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+@pytest.fixture(scope='module')
+def data_dir(tmp_path_factory):
+    out = str(tmp_path_factory.mktemp('cli_demo'))
+    synthesize_demo_dataset(out, seed=1, num_train=8, num_val=4,
+                            formats=('npy', ))
+    return out
+
+
+def options(data_dir):
+    opts = [
+        'model.backbone.num_samples=4', 'model.backbone.hidden_dim_1d=16',
+        'model.backbone.hidden_dim_3d=16', 'model.head.in_channels=16',
+        'model.head.hidden_channels=8', 'train_cfg.max_epochs=1',
+        'train_cfg.val_interval=1'
+    ]
+    for split, ann in (('train', 'train'), ('val', 'val'), ('test', 'val')):
+        key = f'{split}_dataloader'
+        opts += [
+            f'{key}.dataset.ann_file={data_dir}/anet_anno_{ann}.json',
+            f'{key}.dataset.data_prefix.video={data_dir}/npy',
+            f'{key}.dataset.feature_ext=.npy', f'{key}.num_workers=0',
+            f'{key}.persistent_workers=False', f'{key}.batch_size=4'
+        ]
+    return opts
+
+
+def run(args):
+    proc = subprocess.run([sys.executable] + args, cwd=ROOT,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout
+
+
+def test_train_then_test_writes_official_results(data_dir, tmp_path):
+    work_dir = str(tmp_path / 'work')
+    run(['tools/train.py', 'configs/demo/bmn_demo.py', '--work-dir',
+         work_dir, '--cfg-options'] + options(data_dir))
+    checkpoint = osp.join(work_dir, 'epoch_1.pth')
+    assert osp.isfile(checkpoint)
+    out = str(tmp_path / 'detections.json')
+    stdout = run(['tools/test.py', 'configs/demo/bmn_demo.py', checkpoint,
+                  '--work-dir', work_dir, '--out', out, '--cfg-options'] +
+                 options(data_dir))
+    assert 'AR@100' in stdout and 'auc' in stdout
+    with open(out) as f:
+        results = json.load(f)
+    assert results['version'] == 'VERSION 1.3'
+    with open(osp.join(data_dir, 'anet_anno_val.json')) as f:
+        videos = json.load(f)
+    assert sorted(results['results']) == sorted(v[2:] for v in videos)
+    for video, detections in results['results'].items():
+        duration = videos['v_' + video]['duration_second']
+        assert 0 < len(detections) <= 100
+        scores = [d['score'] for d in detections]
+        assert scores == sorted(scores, reverse=True)
+        for det in detections:
+            assert 0 <= det['segment'][0] <= det['segment'][1] <= duration
