@@ -255,15 +255,20 @@ class _TapSum(Function):
     """``out[b, f, j] = sum_taps weight * table[b, row, f]`` over bag ``j``.
 
     The table comes in ``G`` column tiles, ``G x B x R x F``; the result is
-    ``B x (G * F) x num_bags``. The backward pass is the transposed
-    aggregation: each table row sums its taps' output gradients.
+    ``B x (G * F) x num_bags``, or ``B x num_bags x (G * F)`` with
+    ``bags_first``. The backward pass is the transposed aggregation: each
+    table row sums its taps' output gradients.
     """
 
     @staticmethod
-    def forward(ctx, plans: List[_BagPlan], table: Tensor) -> Tensor:
+    def forward(ctx, plans: List[_BagPlan], table: Tensor,
+                bags_first: bool = False) -> Tensor:
         num_tiles, batch, num_rows, width = table.shape
         num_bags = plans[0].offsets.numel()
-        out = table.new_empty(batch, num_tiles * width, num_bags)
+        if bags_first:
+            out = table.new_empty(batch, num_bags, num_tiles * width)
+        else:
+            out = table.new_empty(batch, num_tiles * width, num_bags)
         weights = [p.weight.to(table.dtype) for p in plans]
         for g in range(num_tiles):
             for b in range(batch):
@@ -274,16 +279,20 @@ class _TapSum(Function):
                     plans[i].offsets,
                     mode='sum',
                     per_sample_weights=weights[i])
-                out[b, g * width:(g + 1) * width].copy_(res.t())
+                if bags_first:
+                    out[b, :, g * width:(g + 1) * width].copy_(res)
+                else:
+                    out[b, g * width:(g + 1) * width].copy_(res.t())
         ctx.plans = plans
         ctx.table_shape = table.shape
+        ctx.bags_first = bags_first
         return out
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_out: Tensor) -> tuple:
         if not ctx.needs_input_grad[1]:
-            return None, None
+            return None, None, None
         num_tiles, batch, num_rows, width = ctx.table_shape
         plans = [_transpose_plan(p, num_rows) for p in ctx.plans]
         weights = [p.weight.to(grad_out.dtype) for p in plans]
@@ -291,13 +300,17 @@ class _TapSum(Function):
         for g in range(num_tiles):
             for b in range(batch):
                 i = b if len(plans) > 1 else 0
+                if ctx.bags_first:
+                    grad_tile = grad_out[b, :, g * width:(g + 1) * width]
+                else:
+                    grad_tile = grad_out[b, g * width:(g + 1) * width].t()
                 grad[g, b] = F.embedding_bag(
                     plans[i].rows,
-                    grad_out[b, g * width:(g + 1) * width].t().contiguous(),
+                    grad_tile.contiguous(),
                     plans[i].offsets,
                     mode='sum',
                     per_sample_weights=weights[i])
-        return None, grad
+        return None, grad, None
 
 
 def _batched_plan(x: Tensor, index: Tensor,
@@ -337,7 +350,8 @@ def _batched_plan(x: Tensor, index: Tensor,
 def car_align_with_sampling(x: Tensor,
                             index: Tensor,
                             weight: Tensor,
-                            proj_weight: Optional[Tensor] = None) -> Tensor:
+                            proj_weight: Optional[Tensor] = None,
+                            channels_last: bool = False) -> Tensor:
     """Sample segment features with a precomputed plan.
 
     Args:
@@ -349,6 +363,12 @@ def car_align_with_sampling(x: Tensor,
         proj_weight (Tensor, optional): Projection ``W`` of shape
             ``(O, C, N)`` (a conv3d weight ``(O, C, N, 1, 1)`` is also
             accepted). Cast to ``x``'s dtype. Defaults to None.
+        channels_last (bool): With a projection, return ``(B, K, O)``
+            instead of ``(B, O, K)``: the layout the sums are made in, so
+            no transposed copy is needed in either pass, and a grid of
+            ``K = D * T`` segments viewed as ``(B, D, T, O)`` is a
+            channels-last map for the 2-D convolutions that follow.
+            Defaults to False.
 
     Returns:
         Tensor: ``(B, C, N, K)`` sampled features, or ``(B, O, K)`` when
@@ -356,6 +376,9 @@ def car_align_with_sampling(x: Tensor,
         sampled[b, c, n, k]``. Differentiable in ``x`` and ``proj_weight``;
         its dtype is ``x``'s.
     """
+    if channels_last and proj_weight is None:
+        raise ValueError('channels_last needs proj_weight: the unprojected '
+                         'result is (B, C, N, K).')
     index, weight = _batched_plan(x, index, weight)
     batch, channels, temporal_dim = x.shape
     num_plans, num_segments, num_bins, num_taps = index.shape
@@ -371,7 +394,8 @@ def car_align_with_sampling(x: Tensor,
             weight.transpose(1, 2).reshape(shape))
         width = _tile_width(channels, temporal_dim, x.dtype, x.device)
         table = xt.reshape(batch, temporal_dim, channels // width, width)
-        out = _TapSum.apply(plans, table.permute(2, 0, 1, 3).contiguous())
+        out = _TapSum.apply(plans, table.permute(2, 0, 1, 3).contiguous(),
+                            False)
         return out.view(batch, channels, num_bins, num_segments)
 
     if proj_weight.dim() == 5 and proj_weight.shape[3:] == (1, 1):
@@ -400,7 +424,7 @@ def car_align_with_sampling(x: Tensor,
     xt = xt.reshape(1, batch * temporal_dim, channels)
     table = torch.bmm(xt.expand(num_tiles, -1, -1), w_tiles)
     table = table.view(num_tiles, batch, num_rows, width)
-    return _TapSum.apply(plans, table)
+    return _TapSum.apply(plans, table, channels_last)
 
 
 def car_align(x: Tensor,

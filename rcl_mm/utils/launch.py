@@ -6,7 +6,7 @@ from typing import Optional
 
 import torch
 import torch.distributed as dist
-from mmengine.config import Config, DictAction  # noqa: F401
+from mmengine.config import Config
 
 
 def prepare_config(config: str,

@@ -5,7 +5,6 @@ data_root = 'data/ActivityNet/activitynet_feature_cuhk/csv_mean_100/'
 data_root_val = data_root
 ann_file_train = 'data/ActivityNet/anet_anno_train.json'
 ann_file_val = 'data/ActivityNet/anet_anno_val.json'
-ann_file_test = ann_file_val
 feature_ext = '.csv'
 feat_dim = 400
 temporal_dim = 100
@@ -19,7 +18,7 @@ train_pipeline = [
         keys=('gt_bbox', ),
         meta_keys=('video_name', ))
 ]
-test_pipeline = [
+val_pipeline = [
     dict(type='LoadSnippetFeature', feat_dim=feat_dim),
     dict(type='ResizeFeature', temporal_dim=temporal_dim),
     dict(type='GenerateLocalizationLabels'),
@@ -29,7 +28,6 @@ test_pipeline = [
         meta_keys=('video_name', 'duration_second', 'duration_frame',
                    'annotations', 'feature_frame'))
 ]
-val_pipeline = test_pipeline
 
 train_dataloader = dict(
     batch_size=8,
@@ -55,18 +53,7 @@ val_dataloader = dict(
         feature_ext=feature_ext,
         pipeline=val_pipeline,
         test_mode=True))
-test_dataloader = dict(
-    batch_size=8,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        type=dataset_type,
-        ann_file=ann_file_test,
-        data_prefix=dict(video=data_root_val),
-        feature_ext=feature_ext,
-        pipeline=test_pipeline,
-        test_mode=True))
+test_dataloader = val_dataloader
 
 val_evaluator = dict(
     type='ANetMetric',
