@@ -414,3 +414,27 @@ def test_bmn_grid_segments_order():
     assert segments.tolist() == [[0, 0], [1, 1], [2, 2], [3, 3], [0, 1],
                                  [1, 2], [2, 3], [0, 2], [1, 3]]
     assert flat_index.tolist() == [0, 1, 2, 3, 4, 5, 6, 8, 9]
+
+
+@pytest.mark.parametrize('device', DEVICES)
+def test_channels_last_is_the_transposed_result(device, monkeypatch):
+    # several tiles, so that each tile lands in its own column range
+    monkeypatch.setattr(car_align_module, '_MIN_TILE', 1)
+    monkeypatch.setattr(car_align_module, '_MAX_TILE', 2)
+    generator = torch.Generator().manual_seed(5)
+    x = torch.randn(2, 3, 7, generator=generator,
+                    dtype=torch.float64).to(device).requires_grad_()
+    proj = torch.randn(4, 3, 2, generator=generator,
+                       dtype=torch.float64).to(device).requires_grad_()
+    segments = (torch.rand(5, 2, generator=generator) * 9 - 1).to(device)
+    index, weight = car_align_sampling(segments.double(), 7, 2, 2)
+    first = car_align_with_sampling(x, index, weight, proj)
+    last = car_align_with_sampling(x, index, weight, proj,
+                                   channels_last=True)
+    assert last.shape == (2, 5, 4)
+    assert torch.equal(last, first.transpose(1, 2))
+    assert torch.autograd.gradcheck(
+        lambda a, w: car_align_with_sampling(
+            a, index, weight, w, channels_last=True), (x, proj))
+    with pytest.raises(ValueError, match='channels_last needs proj_weight'):
+        car_align_with_sampling(x, index, weight, channels_last=True)

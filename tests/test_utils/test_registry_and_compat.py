@@ -1,0 +1,75 @@
+# Copyright (c) rcl_mm contributors. All rights reserved.
+"""Registries under scope rcl_mm, and the fixes import rcl_mm applies."""
+import io
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from mmengine.logging import HistoryBuffer
+from mmengine.registry import DefaultScope
+
+import rcl_mm
+from mmaction.registry import MODELS as MMACTION_MODELS  # noqa: I001
+from rcl_mm import registry
+
+
+@pytest.mark.parametrize('name', [
+    'MODELS', 'TASK_UTILS', 'DATASETS', 'TRANSFORMS', 'METRICS', 'HOOKS',
+    'VISUALIZERS'
+])
+def test_registries_are_children_of_mmaction2(name):
+    ours = getattr(registry, name)
+    assert ours.scope == 'rcl_mm'
+    assert ours.parent.scope == 'mmaction'
+
+
+def test_our_bmn_and_mmaction2_bmn_coexist():
+    from mmaction.models import BMN as MMBMN
+    from rcl_mm.models import BMN
+    assert registry.MODELS.get('BMN') is BMN
+    assert MMACTION_MODELS.get('BMN') is MMBMN
+    assert MMACTION_MODELS.get('rcl_mm.BMN') is BMN
+    # mmaction2 types resolve through the parent.
+    assert registry.MODELS.get('mmaction.BMN') is MMBMN
+    assert registry.TRANSFORMS.get('PackLocalizationInputs').__module__ \
+        .startswith('mmaction.')
+
+
+def test_register_all_modules_sets_the_default_scope():
+    rcl_mm.register_all_modules()
+    assert DefaultScope.get_current_instance().scope_name == 'rcl_mm'
+
+
+def test_missing_drn_is_a_placeholder_with_a_clear_error():
+    from mmaction.models.localizers.drn.drn import DRN
+    with pytest.raises(ImportError, match='lacks'):
+        DRN()
+
+
+def test_history_buffer_round_trips_under_weights_only():
+    buffer = HistoryBuffer([1.0, 2.5], [1, 2], max_length=7)
+    stream = io.BytesIO()
+    torch.save({'buffer': buffer, 'scalar': np.float64(0.5),
+                'array': np.arange(3)}, stream)
+    stream.seek(0)
+    loaded = torch.load(stream, weights_only=True)
+    log, count = loaded['buffer'].data
+    assert log.tolist() == [1.0, 2.5] and count.tolist() == [1, 2]
+    assert loaded['buffer'].max_length == 7
+    # mean = sum of logs / sum of counts = 3.5 / 3
+    assert loaded['buffer'].mean() == pytest.approx(3.5 / 3)
+    assert loaded['scalar'] == 0.5 and loaded['array'].tolist() == [0, 1, 2]
+
+
+def test_weights_only_still_refuses_arbitrary_calls():
+    class Evil:
+
+        def __reduce__(self):
+            return (print, ('never runs', ))
+
+    stream = io.BytesIO()
+    torch.save({'x': Evil()}, stream)
+    stream.seek(0)
+    with pytest.raises(pickle.UnpicklingError):
+        torch.load(stream, weights_only=True)
