@@ -6,6 +6,7 @@ Usage: python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]]
 """
 import argparse
 
+import torch
 from mmengine.config import DictAction
 from mmengine.runner import Runner
 
@@ -55,6 +56,9 @@ def main():
     cfg = prepare_config(args.config, args.work_dir, args.cfg_options,
                          args.launcher)
     if args.amp:
+        if not torch.cuda.is_available():
+            raise SystemExit('--amp needs a GPU: mmengine\'s AmpOptimWrapper '
+                             'runs on CUDA only. Drop --amp on the CPU.')
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
     if args.resume == 'auto':

@@ -15,8 +15,10 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 import torch
@@ -37,6 +39,7 @@ def parse_args():
     parser.add_argument('--threads', type=int, default=None)
     parser.add_argument('--out', help='write the results as JSON here')
     parser.add_argument('--worker', choices=MODELS, help=argparse.SUPPRESS)
+    parser.add_argument('--scratch', help=argparse.SUPPRESS)
     return parser.parse_args()
 
 
@@ -111,12 +114,10 @@ def worker(args):
     batch_list = list(inputs)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
 
-    with torch.no_grad():
-        confidence_map, start, end = model(batch_list, samples, mode='tensor')
-    outputs = dict(confidence_map=confidence_map.cpu(), start=start.cpu(),
-                   end=end.cpu())
     if device.startswith('cuda'):
         torch.cuda.reset_peak_memory_stats()
+    # What the process holds before any computation: libraries, the model,
+    # the batch; the training step's own memory is the peak above this.
     base_rss = peak_bytes(device)
 
     def train_step():
@@ -154,12 +155,16 @@ def worker(args):
         model=args.worker,
         train_step_s=train_s,
         train_peak_bytes=train_peak,
-        # On the CPU the process peak includes the model and the inputs;
-        # this is what the training step added on top of them.
         train_step_extra_bytes=train_peak - base_rss,
         forward_batch_s=forward_s,
         predict_one_video_s=predict_s)
-    torch.save(outputs, f'/tmp/rcl_mm_benchmark_{args.worker}.pt')
+    # Outputs of the untrained weights, which both models share.
+    model = build(args.worker, args).to(device).eval()
+    with torch.no_grad():
+        confidence_map, start, end = model(batch_list, samples, mode='tensor')
+    torch.save(
+        dict(confidence_map=confidence_map.cpu(), start=start.cpu(),
+             end=end.cpu()), os.path.join(args.scratch, f'{args.worker}.pt'))
     print('RESULT ' + json.dumps(result))
 
 
@@ -169,8 +174,10 @@ def main():
         worker(args)
         return
     results = {}
+    scratch = tempfile.mkdtemp(prefix='rcl_mm_benchmark_')
     for name in MODELS:
-        cmd = [sys.executable, os.path.abspath(__file__), '--worker', name]
+        cmd = [sys.executable, os.path.abspath(__file__), '--worker', name,
+               '--scratch', scratch]
         for flag in ('batch', 'temporal_dim', 'feat_dim', 'device', 'steps',
                      'warmup', 'threads'):
             value = getattr(args, flag)
@@ -184,8 +191,9 @@ def main():
             sys.exit(f'{name} failed:\n{proc.stdout}\n{proc.stderr}')
         results[name] = json.loads(lines[-1][len('RESULT '):])
 
-    ref = torch.load('/tmp/rcl_mm_benchmark_mmaction2.pt')
-    ours = torch.load('/tmp/rcl_mm_benchmark_rcl_mm.pt')
+    ref = torch.load(os.path.join(scratch, 'mmaction2.pt'))
+    ours = torch.load(os.path.join(scratch, 'rcl_mm.pt'))
+    shutil.rmtree(scratch)
     errors = {
         key: float(((ours[key] - ref[key]).abs().max() /
                     ref[key].abs().max().clamp(min=1e-12)))
@@ -209,7 +217,7 @@ def main():
     rows.append(['peak memory (GiB)', f'{mm["train_peak_bytes"] / gib:.2f}',
                  f'{us["train_peak_bytes"] / gib:.2f}',
                  f'{ratios["train_peak_memory_ratio"]:.3f}'])
-    rows.append(['step memory (GiB)',
+    rows.append(['memory of the step (GiB)',
                  f'{mm["train_step_extra_bytes"] / gib:.2f}',
                  f'{us["train_step_extra_bytes"] / gib:.2f}',
                  f'{ratios["train_step_extra_memory_ratio"]:.3f}'])
