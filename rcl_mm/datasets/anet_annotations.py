@@ -21,17 +21,17 @@ The functions here read and check the first layout, turn it into the
 second, and write JSON atomically. They are plain Python / numpy so that
 datasets, tools and evaluation can share them.
 """
-import contextlib
 import json
 import math
 import numbers
 import os
 import os.path as osp
-import tempfile
-from typing import (IO, Any, Dict, Iterator, List, Mapping, Optional,
-                    Sequence, Tuple, Union)
+from typing import (Any, Dict, Iterator, List, Mapping, Optional, Sequence,
+                    Tuple, Union)
 
 from mmengine.fileio import exists, get_text
+
+from rcl_mm.utils.io import atomic_write  # noqa: F401  (re-exported)
 
 #: Keys every video entry of the mmaction2 layout must have.
 REQUIRED_VIDEO_KEYS = ('duration_second', 'duration_frame', 'feature_frame',
@@ -331,39 +331,3 @@ def dumps_by_video(mapping: Mapping[str, Any]) -> str:
         for key in sorted(mapping)
     ]
     return '{\n' + ',\n'.join(lines) + '\n}\n'
-
-
-@contextlib.contextmanager
-def atomic_write(path: str, mode: str = 'w') -> Iterator[IO]:
-    """Open a temporary file next to ``path``; move it there on success.
-
-    The temporary file lives in the same folder (so ``os.replace`` is
-    atomic) and is removed if the block raises, so an interrupted writer
-    never leaves a half-written ``path`` or a stray temporary file.
-
-    Args:
-        path (str): The final path.
-        mode (str): ``'w'`` (text, UTF-8, ``\\n`` newlines) or ``'wb'``.
-
-    Yields:
-        IO: The open temporary file.
-    """
-    if mode not in ('w', 'wb'):
-        raise ValueError(f'mode must be "w" or "wb", got {mode!r}')
-    folder = osp.dirname(osp.abspath(path))
-    fd, tmp_path = tempfile.mkstemp(
-        dir=folder, prefix=f'.{osp.basename(path)}.', suffix='.tmp')
-    try:
-        if mode == 'w':
-            handle = os.fdopen(fd, mode, encoding='utf-8', newline='\n')
-        else:
-            handle = os.fdopen(fd, mode)
-        with handle:
-            yield handle
-        # mkstemp makes the file private (0600); data files are not.
-        os.chmod(tmp_path, 0o644)
-        os.replace(tmp_path, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(tmp_path)
-        raise

@@ -1,12 +1,13 @@
 # Copyright (c) rcl_mm contributors. All rights reserved.
-"""Checkpoint conversion from mmaction2 and atomic saving."""
-import os
-import os.path as osp
-import tempfile
+"""Checkpoint conversion from mmaction2, atomic saving and publishing."""
+import hashlib
+import io
 from collections import OrderedDict
 from typing import Dict
 
 import torch
+
+from rcl_mm.utils.io import atomic_write
 
 # mmaction2 BMN parameter prefix -> rcl_mm BMN parameter prefix.
 MMACTION2_BMN_NAME_MAP = OrderedDict([
@@ -75,14 +76,37 @@ def save_checkpoint_atomic(checkpoint: dict, path: str) -> None:
         checkpoint (dict): What to save.
         path (str): Destination file.
     """
-    folder = osp.dirname(osp.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            torch.save(checkpoint, f)
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_write(path, 'wb') as f:
+        torch.save(checkpoint, f)
+
+
+def publish_checkpoint(src: str, out_prefix: str) -> str:
+    """Strip a training checkpoint for release and name it by its hash.
+
+    Keeps only ``meta`` and ``state_dict`` (optimizer, schedulers and the
+    message hub are dropped), writes ``<out_prefix>-<sha256[:8]>.pth``
+    atomically and returns its path. The hash is the SHA-256 of the file's
+    bytes (hashlib), as in OpenMMLab model-zoo file names.
+
+    Args:
+        src (str): Checkpoint written by the Runner.
+        out_prefix (str): Output path without the hash and extension, e.g.
+            ``work_dirs/rcl_bmn_anet/rcl_bmn_anet_20261126``.
+
+    Returns:
+        str: The published file.
+    """
+    checkpoint = torch.load(src, map_location='cpu')
+    if 'state_dict' not in checkpoint:
+        raise KeyError(f'{src} has no "state_dict"; is it a checkpoint '
+                       'written by the mmengine Runner?')
+    meta = dict(checkpoint.get('meta') or {})
+    # The training history is of no use to users of the weights.
+    meta.pop('hook_msgs', None)
+    buffer = io.BytesIO()
+    torch.save(dict(meta=meta, state_dict=checkpoint['state_dict']), buffer)
+    data = buffer.getvalue()
+    final = f'{out_prefix}-{hashlib.sha256(data).hexdigest()[:8]}.pth'
+    with atomic_write(final, 'wb') as f:
+        f.write(data)
+    return final

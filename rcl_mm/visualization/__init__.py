@@ -1,4 +1,4 @@
 # Copyright (c) rcl_mm contributors. All rights reserved.
-from .timeline import plot_timeline, write_bytes_atomic
+from .timeline import plot_timeline
 
-__all__ = ['plot_timeline', 'write_bytes_atomic']
+__all__ = ['plot_timeline']

@@ -1,27 +1,11 @@
 # Copyright (c) rcl_mm contributors. All rights reserved.
 """Timeline plots: detections of one video against its ground truth."""
 import io
-import os
-import os.path as osp
-import tempfile
 from typing import Optional, Sequence
 
 import numpy as np
 
-
-def write_bytes_atomic(data: bytes, path: str) -> None:
-    """Write ``data`` to a temporary file beside ``path``, then rename."""
-    folder = osp.dirname(osp.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
+from rcl_mm.utils.io import atomic_write
 
 
 def plot_timeline(out_file: str,
@@ -84,4 +68,5 @@ def plot_timeline(out_file: str,
     buffer = io.BytesIO()
     fig.savefig(buffer, format='png', dpi=100)
     plt.close(fig)
-    write_bytes_atomic(buffer.getvalue(), out_file)
+    with atomic_write(out_file, 'wb') as f:
+        f.write(buffer.getvalue())

@@ -1,0 +1,8 @@
+# Copyright (c) rcl_mm contributors. All rights reserved.
+from .inference import (detect_actions, init_localizer, list_feature_files,
+                        load_video_features)
+
+__all__ = [
+    'detect_actions', 'init_localizer', 'list_feature_files',
+    'load_video_features'
+]

@@ -1,0 +1,45 @@
+# Copyright (c) rcl_mm contributors. All rights reserved.
+"""Writing files so that an interrupted writer never leaves half a file."""
+import contextlib
+import os
+import os.path as osp
+import tempfile
+from typing import IO, Iterator
+
+
+@contextlib.contextmanager
+def atomic_write(path: str, mode: str = 'w') -> Iterator[IO]:
+    """Open a temporary file next to ``path``; move it there on success.
+
+    The temporary file lives in the same folder (created if missing), so
+    ``os.replace`` is atomic, and is removed if the block raises: an
+    interrupted writer never leaves a half-written ``path`` or a stray
+    temporary file.
+
+    Args:
+        path (str): The final path.
+        mode (str): ``'w'`` (text, UTF-8, ``\\n`` newlines) or ``'wb'``.
+
+    Yields:
+        IO: The open temporary file.
+    """
+    if mode not in ('w', 'wb'):
+        raise ValueError(f'mode must be "w" or "wb", got {mode!r}')
+    folder = osp.dirname(osp.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp_path = tempfile.mkstemp(
+        dir=folder, prefix=f'.{osp.basename(path)}.', suffix='.tmp')
+    try:
+        if mode == 'w':
+            handle = os.fdopen(fd, mode, encoding='utf-8', newline='\n')
+        else:
+            handle = os.fdopen(fd, mode)
+        with handle:
+            yield handle
+        # mkstemp makes the file private (0600); data files are not.
+        os.chmod(tmp_path, 0o644)
+        os.replace(tmp_path, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(tmp_path)
+        raise

@@ -1,0 +1,76 @@
+# Copyright (c) rcl_mm contributors. All rights reserved.
+"""Detect actions in the features of one video or a folder of videos.
+
+Usage: python tools/inference.py FEATURES --config C --checkpoint P
+       [--duration S] [--out-dir D] [--device cpu] [--batch-size 8]
+
+FEATURES is a ``.csv`` (T x C with one header row) or ``.npy`` (T x C) file,
+or a folder of them; any T (features are resized to the config's T). For
+each video, ``D/<video>.json`` holds the detections and ``D/<video>.png``
+draws them on a timeline. Without ``--duration``, segments are in snippets
+of the feature file.
+"""
+import argparse
+import json
+import os.path as osp
+
+from mmengine.config import DictAction
+
+from rcl_mm.apis import detect_actions, init_localizer, list_feature_files
+from rcl_mm.utils.io import atomic_write
+from rcl_mm.visualization import plot_timeline
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(
+        description='Detect actions in snippet features.')
+    parser.add_argument('features', help='feature file or folder')
+    parser.add_argument('--config', required=True, help='model config')
+    parser.add_argument('--checkpoint', required=True, help='checkpoint')
+    parser.add_argument(
+        '--duration', type=float,
+        help='video duration in seconds (one video only)')
+    parser.add_argument('--out-dir', default='inference_results')
+    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--batch-size', type=int, default=8)
+    parser.add_argument(
+        '--top-k', type=int, default=10, help='detections drawn per video')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override config settings, key=value')
+    return parser.parse_args()
+
+
+def main():
+    args = parse_args()
+    files = list_feature_files(args.features)
+    durations = {}
+    if args.duration is not None:
+        if len(files) != 1:
+            raise SystemExit('--duration applies to one video; '
+                             f'{args.features} holds {len(files)}.')
+        durations[osp.splitext(osp.basename(files[0]))[0]] = args.duration
+    model = init_localizer(args.config, args.checkpoint, args.device,
+                           args.cfg_options)
+    results = detect_actions(
+        model, files, durations, args.batch_size, progress=len(files) > 1)
+    for result in results:
+        name = result['video_name']
+        detections = [
+            dict(segment=[float(s), float(e)], score=float(score))
+            for (s, e), score in zip(result['segments'], result['scores'])
+        ]
+        with atomic_write(osp.join(args.out_dir, f'{name}.json')) as f:
+            json.dump(dict(video_name=name, unit=result['unit'],
+                           duration=result['duration'],
+                           detections=detections), f, indent=1)
+        plot_timeline(
+            osp.join(args.out_dir, f'{name}.png'),
+            duration=result['duration'], gt_segments=[],
+            detections=[d['segment'] + [d['score']] for d in detections],
+            title=f'{name} ({result["unit"]})', top_k=args.top_k)
+    print(f'{len(results)} video(s) -> {args.out_dir}')
+
+
+if __name__ == '__main__':
+    main()
