@@ -10,7 +10,9 @@ from .version import __version__, version_info
 
 apply_stack_fixes()
 
-from . import datasets, evaluation, models, ops, visualization  # noqa: E402,F401,I001
+# Importing the subpackages registers their components.
+from . import datasets, engine, evaluation  # noqa: E402,F401,I001
+from . import models, ops, visualization  # noqa: E402,F401,I001
 from .utils.setup_env import register_all_modules  # noqa: E402
 
 __all__ = ['__version__', 'version_info', 'register_all_modules']

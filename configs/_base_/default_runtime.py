@@ -7,6 +7,10 @@ default_hooks = dict(
     logger=dict(type='LoggerHook', interval=10, ignore_last=False),
     checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3,
                     save_best='auto'))
-# gloo so the same configs run on machines without GPUs; tools/train.py
-# switches to nccl when CUDA is available.
+# Each epoch starts from a random state fixed by (seed, epoch), so a run
+# resumed after an interruption ends exactly as the uninterrupted one.
+custom_hooks = [dict(type='EpochSeedHook')]
+randomness = dict(seed=0)
+# nccl on GPUs; on machines without GPUs, tools/train.py and tools/test.py
+# start a gloo process group instead.
 env_cfg = dict(dist_cfg=dict(backend='nccl'))

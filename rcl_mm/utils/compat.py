@@ -108,7 +108,14 @@ def allow_mmengine_checkpoints() -> None:
 
 
 def apply_stack_fixes() -> None:
-    """Apply every fix above; safe to call more than once."""
+    """Apply every fix above; safe to call more than once.
+
+    Also makes mmengine write local files (checkpoints, ``last_checkpoint``,
+    dumped results) atomically, see
+    :class:`rcl_mm.utils.io.AtomicLocalBackend`.
+    """
+    from .io import use_atomic_local_backend
+    use_atomic_local_backend()
     # mmcv-lite has no compiled ops by design; mmaction2 imports a module
     # that warns about it on every import, which only hides real warnings.
     warnings.filterwarnings(

@@ -6,6 +6,8 @@ import os.path as osp
 import tempfile
 from typing import IO, Iterator
 
+from mmengine.fileio import LocalBackend, register_backend
+
 
 @contextlib.contextmanager
 def atomic_write(path: str, mode: str = 'w') -> Iterator[IO]:
@@ -43,3 +45,32 @@ def atomic_write(path: str, mode: str = 'w') -> Iterator[IO]:
         with contextlib.suppress(FileNotFoundError):
             os.remove(tmp_path)
         raise
+
+
+class AtomicLocalBackend(LocalBackend):
+    """mmengine's local file backend, writing every file atomically.
+
+    The Runner writes checkpoints, ``last_checkpoint`` and dumped results
+    through ``put`` / ``put_text``; mmengine opens the final path directly,
+    so a process killed while writing leaves half a file there. This backend
+    writes through :func:`atomic_write` instead.
+    """
+
+    def put(self, obj: bytes, filepath) -> None:
+        """Write bytes to ``filepath`` atomically (folders created)."""
+        with atomic_write(str(filepath), 'wb') as f:
+            f.write(obj)
+
+    def put_text(self, obj: str, filepath, encoding: str = 'utf-8') -> None:
+        """Write text to ``filepath`` atomically (folders created)."""
+        with atomic_write(str(filepath), 'wb') as f:
+            f.write(obj.encode(encoding))
+
+
+def use_atomic_local_backend() -> None:
+    """Make :class:`AtomicLocalBackend` mmengine's backend for local paths.
+
+    Backends that mmengine already built keep the old class, so this runs
+    when rcl_mm is imported, before any Runner exists.
+    """
+    register_backend('local', AtomicLocalBackend, force=True, prefixes='')

@@ -17,6 +17,7 @@ def register_all_modules(init_default_scope: bool = True) -> None:
     import mmaction.utils
     mmaction.utils.register_all_modules(init_default_scope=False)
     import rcl_mm.datasets  # noqa: F401
+    import rcl_mm.engine  # noqa: F401
     import rcl_mm.evaluation  # noqa: F401
     import rcl_mm.models  # noqa: F401
     import rcl_mm.visualization  # noqa: F401
