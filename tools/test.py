@@ -39,13 +39,28 @@ def parse_args():
     return parser.parse_args()
 
 
+def _out_for_mmaction2_metric(cfg, out):
+    """mmaction2's ANetMetric (mmaction2's own configs) reads the path
+    from ``dump_config.out``; ours from ``dump``."""
+    if not out:
+        return
+    evaluators = cfg.test_evaluator
+    if not isinstance(evaluators, (list, tuple)):
+        evaluators = [evaluators]
+    for evaluator in evaluators:
+        if 'dump_config' in evaluator:
+            evaluator.pop('dump', None)
+            evaluator.dump_config.out = out
+
+
 def main():
     args = parse_args()
     cfg_options = dict(args.cfg_options or {})
     if args.out:
-        cfg_options['test_evaluator.dump_config.out'] = args.out
+        cfg_options['test_evaluator.dump'] = args.out
     cfg = prepare_config(args.config, args.work_dir, cfg_options,
                          args.launcher)
+    _out_for_mmaction2_metric(cfg, args.out)
     cfg.load_from = args.checkpoint
     if args.amp:
         cfg.test_cfg = dict(cfg.get('test_cfg') or {}, fp16=True)

@@ -50,10 +50,19 @@ def _dump_results_into_work_dir(cfg: Config) -> None:
         if not isinstance(evaluators, (list, tuple)):
             evaluators = [evaluators]
         for evaluator in evaluators:
+            # TADMetric's `dump`, mmaction2's ANetMetric's dump_config.out.
+            if isinstance(evaluator.get('dump'), str):
+                evaluator['dump'] = _under_work_dir(evaluator['dump'],
+                                                    cfg.work_dir)
             dump = evaluator.get('dump_config')
-            if dump and dump.get('out') and not osp.isabs(dump['out']) \
-                    and not dump['out'].startswith(('.', cfg.work_dir)):
-                dump['out'] = osp.join(cfg.work_dir, dump['out'])
+            if dump and dump.get('out'):
+                dump['out'] = _under_work_dir(dump['out'], cfg.work_dir)
+
+
+def _under_work_dir(path: str, work_dir: str) -> str:
+    if osp.isabs(path) or path.startswith(('.', work_dir)):
+        return path
+    return osp.join(work_dir, path)
 
 
 def _init_cpu_distributed(cfg: Config) -> None:

@@ -60,8 +60,12 @@ def test_train_resume_and_test(demo_data, tmp_path):
     straight = Runner.from_cfg(tiny_demo_cfg(demo_data, str(tmp_path / 'a')))
     straight.train()
     metrics = straight.test()
-    assert set(metrics) >= {'auc', 'AR@1', 'AR@5', 'AR@10', 'AR@100'}
+    # TADMetric: AR@AN in [0, 1], non-decreasing in AN; AUC in percent.
+    assert list(metrics) == ['AR@1', 'AR@5', 'AR@10', 'AR@100', 'AUC']
     assert 0 < metrics['AR@100'] <= 1
+    assert metrics['AR@1'] <= metrics['AR@5'] <= metrics['AR@10'] \
+        <= metrics['AR@100']
+    assert 0 < metrics['AUC'] <= 100
 
     # The log has each loss part under its own name.
     log_dir = straight.log_dir
@@ -91,7 +95,8 @@ def test_train_resume_and_test(demo_data, tmp_path):
     assert 0 < resumed_metrics['AR@100'] <= 1
 
     # The results file is the official ActivityNet results JSON.
-    with open(cfg.test_evaluator.dump_config.out) as f:
+    assert cfg.test_evaluator.dump == osp.join(work_dir, 'results.json')
+    with open(cfg.test_evaluator.dump) as f:
         results = json.load(f)
     assert results['version'] == 'VERSION 1.3'
     with open(osp.join(demo_data, 'anet_anno_val.json')) as f:

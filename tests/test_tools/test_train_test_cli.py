@@ -55,7 +55,14 @@ def test_train_then_test_writes_official_results(data_dir, tmp_path):
     stdout = run(['tools/test.py', 'configs/demo/bmn_demo.py', checkpoint,
                   '--work-dir', work_dir, '--out', out, '--cfg-options'] +
                  options(data_dir))
-    assert 'AR@100' in stdout and 'auc' in stdout
+    values = {}
+    for line in stdout.splitlines():
+        cells = [c.strip() for c in line.strip('|').split('|')]
+        if len(cells) == 2 and cells[0].startswith(('AR@', 'AUC')):
+            values[cells[0]] = float(cells[1])
+    assert list(values) == ['AR@1', 'AR@5', 'AR@10', 'AR@100', 'AUC']
+    assert 0 <= values['AR@1'] <= values['AR@100'] <= 1
+    assert 0 <= values['AUC'] <= 100
     with open(out) as f:
         results = json.load(f)
     assert results['version'] == 'VERSION 1.3'

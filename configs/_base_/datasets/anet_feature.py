@@ -55,8 +55,15 @@ val_dataloader = dict(
         test_mode=True))
 test_dataloader = val_dataloader
 
+# Class-agnostic: AR@AN and AUC. For detection mAP, add 'detection' to
+# `metric` and video-level class scores, e.g.
+# class_scores=dict(file='data/ActivityNet/cuhk_val_simp_share.json',
+# format='cuhk', top_k=2). `dump` is the official results JSON (relative
+# paths go under work_dir; tools/test.py --out sets it).
 val_evaluator = dict(
-    type='ANetMetric',
-    metric_type='AR@AN',
-    dump_config=dict(out='results.json', output_format='json'))
+    type='TADMetric',
+    metric=('proposal', ),
+    dataset='activitynet',
+    max_avg_proposals=100,
+    dump='results.json')
 test_evaluator = val_evaluator

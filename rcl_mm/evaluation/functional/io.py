@@ -1,0 +1,409 @@
+# Copyright (c) rcl_mm contributors. All rights reserved.
+"""Ground truth and predictions as flat arrays, and their fast loading.
+
+Two ground-truth layouts are read: the official ActivityNet one
+(``{'database': {id: {'subset', 'duration', 'annotations'}}}``, also G-TAD's
+THUMOS14 file whose segments are strings) and mmaction2's
+(``{'v_<id>': {'duration_second', 'annotations'}}``). Predictions are the
+official results JSON (``{'results': {id: [{'segment', 'score',
+'label'}]}}``). Python's json needs 1.4 s for 490k predictions, so the
+results are read with regular expressions into numpy when the file is plain
+(one strict pattern must match every detection object, else json is used);
+both give the same float64 values, since both round correctly.
+"""
+import json
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+
+
+@dataclass
+class GroundTruth:
+    """Ground-truth instances of one subset, flat.
+
+    Attributes:
+        video_ids (list[str]): The V videos of the subset, in file order
+            (official ids: no ``v_`` prefix).
+        durations (np.ndarray): V seconds (NaN where unknown).
+        class_names (list[str]): The C classes, in order of first
+            appearance (the official class index).
+        video_index (np.ndarray): K int, video of each instance.
+        labels (np.ndarray): K int, class of each instance.
+        segments (np.ndarray): K x 2 float64 ``[start, end]`` seconds.
+    """
+    video_ids: List[str]
+    durations: np.ndarray
+    class_names: List[str]
+    video_index: np.ndarray
+    labels: np.ndarray
+    segments: np.ndarray
+
+    @property
+    def num_instances(self) -> int:
+        return len(self.labels)
+
+
+@dataclass
+class Predictions:
+    """Predictions in file order, flat.
+
+    Attributes:
+        video_ids (list[str]): The videos, in file order.
+        video_index (np.ndarray): N int, video of each prediction.
+        segments (np.ndarray): N x 2 float64.
+        scores (np.ndarray): N float64.
+        label_names (list[str]): Names that ``labels`` index.
+        labels (np.ndarray): N int; -1 for predictions without a label.
+    """
+    video_ids: List[str]
+    video_index: np.ndarray
+    segments: np.ndarray
+    scores: np.ndarray
+    label_names: List[str] = field(default_factory=list)
+    labels: Optional[np.ndarray] = None
+
+    def __post_init__(self):
+        if self.labels is None:
+            self.labels = np.full(len(self.scores), -1, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.scores)
+
+
+def video_rows(gt: 'GroundTruth', preds: 'Predictions') -> np.ndarray:
+    """Ground-truth video index of each prediction's video (-1: none).
+
+    A results key ``v_<id>`` also finds the official id ``<id>``.
+
+    Args:
+        gt (GroundTruth): Ground truth.
+        preds (Predictions): Predictions.
+
+    Returns:
+        np.ndarray: ``len(preds.video_ids)`` int.
+    """
+    index = {v: i for i, v in enumerate(gt.video_ids)}
+    return np.array([
+        index.get(v, index.get(v[2:], -1) if v.startswith('v_') else -1)
+        for v in preds.video_ids
+    ], dtype=np.int64)
+
+
+def strip_video_prefix(name: str) -> str:
+    """mmaction2 names ActivityNet videos ``v_<youtube id>``; the official
+    layout has no prefix. THUMOS names (``video_test_...``) are kept."""
+    return name[2:] if name.startswith('v_') else name
+
+
+def _load_json(path: str) -> dict:
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except json.JSONDecodeError as e:
+        raise ValueError(f'{path} is not valid JSON: {e}') from e
+
+
+def load_ground_truth(path_or_data, subset: Optional[str] = 'validation',
+                      path: str = '<ground truth>') -> GroundTruth:
+    """Read ground truth in the official or mmaction2's layout.
+
+    Args:
+        path_or_data (str | dict): A JSON file or its loaded content.
+        subset (str, optional): Official layout: keep the videos of this
+            subset (``'validation'``, ``'test'``...); None keeps all.
+            mmaction2's layout has one file per subset and ignores it.
+        path (str): Name for messages when ``path_or_data`` is a dict.
+
+    Returns:
+        GroundTruth: The instances.
+    """
+    if isinstance(path_or_data, str):
+        path = path_or_data
+        data = _load_json(path)
+    else:
+        data = path_or_data
+    if not isinstance(data, dict):
+        raise ValueError(f'{path}: expected a JSON object of videos.')
+    if 'database' in data:
+        videos = []
+        for vid, info in data['database'].items():
+            if subset is not None and info.get('subset') != subset:
+                continue
+            videos.append((vid, info.get('duration'),
+                           info.get('annotations', [])))
+        if not videos:
+            subsets = sorted({str(v.get('subset'))
+                              for v in data['database'].values()})
+            raise ValueError(
+                f'{path} has no video of subset {subset!r}; its subsets '
+                f'are {subsets}: pass one of them (--subset).')
+    else:
+        videos = []
+        for name, info in data.items():
+            if not isinstance(info, dict) or 'annotations' not in info:
+                raise ValueError(
+                    f'{path}: video {name!r} has no "annotations"; expected '
+                    'the official layout (with "database") or mmaction2\'s '
+                    '({"v_<id>": {"duration_second", "annotations"}}).')
+            videos.append((strip_video_prefix(name),
+                           info.get('duration_second'), info['annotations']))
+    return ground_truth_from_videos(videos, path)
+
+
+def ground_truth_from_videos(videos: Sequence, path: str = '<ground truth>'
+                             ) -> GroundTruth:
+    """Build :class:`GroundTruth` from ``(video_id, duration, annotations)``.
+
+    Args:
+        videos (Sequence[tuple]): ``annotations`` is a list of
+            ``{'segment': [start, end], 'label': name}``; segments may be
+            strings (G-TAD's THUMOS14 file). ``duration`` may be None.
+        path (str): File name for messages.
+
+    Returns:
+        GroundTruth: The instances.
+    """
+    class_index: Dict[str, int] = {}
+    video_ids, durations = [], []
+    video_index, labels, segments = [], [], []
+    for v, (vid, duration, annotations) in enumerate(videos):
+        video_ids.append(vid)
+        durations.append(np.nan if duration is None else float(duration))
+        for ann in annotations:
+            try:
+                label = ann['label']
+                start, end = (float(x) for x in ann['segment'])
+            except (KeyError, TypeError, ValueError) as e:
+                raise ValueError(
+                    f'{path}: video {vid!r} has an annotation {ann!r} '
+                    'without a "label" and a two-number "segment".') from e
+            video_index.append(v)
+            labels.append(class_index.setdefault(label, len(class_index)))
+            segments.append((start, end))
+    return GroundTruth(
+        video_ids=video_ids,
+        durations=np.asarray(durations, dtype=np.float64),
+        class_names=list(class_index),
+        video_index=np.asarray(video_index, dtype=np.int64),
+        labels=np.asarray(labels, dtype=np.int64),
+        segments=np.asarray(segments, dtype=np.float64).reshape(-1, 2))
+
+
+_WS = b' \t\r\n'
+_BLANK_STRUCTURE = bytes.maketrans(b'{}[]:,', b'      ')
+_BRACKET_KIND = bytes(1 if c in b'{[' else 2 if c in b'}]' else 0
+                      for c in range(256))
+
+
+def _fast_parse_results(text: bytes) -> Optional[Predictions]:
+    """Read a plain results JSON with numpy; None if it is not plain.
+
+    Plain: no backslash escapes; one ``"results"`` key; every detection
+    object holds ``segment`` (two numbers), ``score`` (a number) and, for
+    all or none, ``label`` (a string), in the key order of the first one.
+    Numbers are parsed by numpy's correctly rounded parser, so they equal
+    Python's ``float``. Anything else returns None (json reads it).
+    """
+    if b'\\' in text or text.count(b'"results"') != 1:
+        return None
+    arr = np.frombuffer(text, dtype=np.uint8)
+    q = np.flatnonzero(arr == ord('"'))
+    if len(q) % 2:
+        return None
+    opens, closes = q[0::2], q[1::2]
+    # 1 for '{' and '[', 2 for '}' and ']', else 0 (bytes.translate is
+    # the fastest pass over the text).
+    kind = np.frombuffer(text.translate(_BRACKET_KIND), dtype=np.uint8)
+    cand = np.flatnonzero(kind)
+    # An odd number of quotes before a bracket: it is inside a string.
+    brackets = cand[(np.searchsorted(q, cand) & 1) == 0]
+    depth_after = np.cumsum(np.where(kind[brackets] == 1, 1, -1))
+    # The results object: the first '{' after the key, outside strings.
+    key_at = text.find(b'"results"')
+    i = np.searchsorted(brackets, key_at)
+    if i >= len(brackets) or arr[brackets[i]] != ord('{') or \
+            text[key_at + 9:brackets[i]].strip(_WS) != b':':
+        return None
+    d = depth_after[i]
+    after = np.flatnonzero(depth_after[i:] == d - 1)
+    if not len(after) or d != 2:
+        return None
+    lo, hi = brackets[i], brackets[i + after[0]]
+    sel = (opens > lo) & (opens < hi)
+    s_open, s_close = opens[sel], closes[sel]
+    s_depth = depth_after[np.searchsorted(brackets, s_open) - 1]
+    nxt = arr[np.minimum(s_close + 1, len(arr) - 1)]
+    nxt2 = arr[np.minimum(s_close + 2, len(arr) - 1)]
+    is_key = (nxt == ord(':')) | ((nxt == ord(' ')) & (nxt2 == ord(':')))
+    is_video_key = is_key & (s_depth == d)
+    video_keys = s_open[is_video_key]
+    b_sel = (brackets > lo) & (brackets < hi)
+    b_pos, b_depth = brackets[b_sel], depth_after[b_sel]
+    b_open = arr[b_pos]
+    obj = b_pos[(b_open == ord('{')) & (b_depth == d + 2)]
+    lists = b_pos[(b_open == ord('[')) & (b_depth == d + 1)]
+    if len(lists) != len(video_keys) or (
+            (b_open == ord('{')) & (b_depth > d + 2)).any():
+        return None
+    n = len(obj)
+    det_keys = is_key & (s_depth == d + 2)
+    k_open, k_close = s_open[det_keys], s_close[det_keys]
+    if n == 0 or len(k_open) % n:
+        return None
+    num_keys = len(k_open) // n
+    first = [text[a + 1:b] for a, b in zip(k_open[:num_keys],
+                                           k_close[:num_keys])]
+    if sorted(first) not in ([b'score', b'segment'],
+                             [b'label', b'score', b'segment']):
+        return None
+    # Every object has the same keys in the same order.
+    sig = (k_close - k_open) * 256 + arr[k_open + 1]
+    sig = sig.reshape(n, num_keys)
+    if (sig != sig[0]).any() or \
+            (np.searchsorted(obj, k_open).reshape(n, num_keys) - 1 !=
+             np.arange(n)[:, None]).any():
+        return None
+    # Strings are the odd pieces between quotes; numbers are what is left
+    # of the even pieces without the structure. Python's float parses
+    # them, as json does.
+    pieces = text[lo:hi + 1].split(b'"')
+    strings = pieces[1::2]
+    outside = b' '.join(pieces[0::2]).translate(_BLANK_STRUCTURE)
+    try:
+        values = np.array(list(map(float, outside.split())))
+    except ValueError:
+        return None
+    if len(values) != 3 * n:
+        return None
+    values = values.reshape(n, 3)
+    order = [k for k in first if k != b'label']
+    score_col = 0 if order[0] == b'score' else 2
+    seg_cols = [1, 2] if score_col == 0 else [0, 1]
+    video_index = np.searchsorted(video_keys, obj) - 1
+    ids = [strings[j].decode() for j in np.flatnonzero(is_video_key)]
+    if len(set(ids)) != len(ids) or (video_index < 0).any():
+        return None
+    label_names, labels = [], None
+    if b'label' in first:
+        value_idx = np.flatnonzero(~is_key & (s_depth == d + 2))
+        if len(value_idx) != n:
+            return None
+        values_of = strings.__getitem__
+        names = list(map(values_of, value_idx.tolist()))
+        lookup = {k: i for i, k in enumerate(dict.fromkeys(names))}
+        label_names = [k.decode() for k in lookup]
+        labels = np.fromiter(map(lookup.__getitem__, names),
+                             dtype=np.int64, count=n)
+    return Predictions(ids, video_index.astype(np.int64),
+                       np.ascontiguousarray(values[:, seg_cols]),
+                       np.ascontiguousarray(values[:, score_col]),
+                       label_names, labels)
+
+
+def load_predictions(path: str, require_labels: bool = False
+                     ) -> Predictions:
+    """Read the official results JSON.
+
+    Args:
+        path (str): ``{'results': {video_id: [{'segment': [s, e],
+            'score': x, 'label': name}]}}``.
+        require_labels (bool): Raise if a detection has no label.
+
+    Returns:
+        Predictions: In file order (the order the official code sorts in).
+    """
+    with open(path, 'rb') as f:
+        text = f.read()
+    parsed = _fast_parse_results(text)
+    if parsed is None:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise ValueError(f'{path} is not valid JSON: {e}') from e
+        return predictions_from_results(data, path, require_labels)
+    preds = parsed
+    if require_labels and (preds.labels < 0).any():
+        raise ValueError(
+            f'{path}: detections have no "label"; detection mAP needs '
+            'one per detection (or evaluate with --proposals).')
+    return preds
+
+
+def predictions_from_results(data: dict, path: str = '<results>',
+                             require_labels: bool = False) -> Predictions:
+    """Build :class:`Predictions` from a loaded results JSON.
+
+    Args:
+        data (dict): ``{'results': {video_id: [detection, ...]}}``.
+        path (str): File name for messages.
+        require_labels (bool): Raise if a detection has no label.
+
+    Returns:
+        Predictions: In file order.
+    """
+    if not isinstance(data, dict) or not isinstance(data.get('results'),
+                                                    dict):
+        raise ValueError(
+            f'{path} has no "results" object; expected the official '
+            'results JSON {"results": {video_id: [{"segment", "score", '
+            '"label"}]}}.')
+    ids, video_index, segments, scores, labels = [], [], [], [], []
+    label_index: Dict[str, int] = {}
+    for v, (vid, dets) in enumerate(data['results'].items()):
+        ids.append(vid)
+        for det in dets:
+            try:
+                start, end = (float(x) for x in det['segment'])
+                score = float(det['score'])
+            except (KeyError, TypeError, ValueError) as e:
+                raise ValueError(
+                    f'{path}: video {vid!r} has a detection {det!r} '
+                    'without a two-number "segment" and a "score".') from e
+            if 'label' in det:
+                labels.append(label_index.setdefault(det['label'],
+                                                     len(label_index)))
+            elif require_labels:
+                raise ValueError(
+                    f'{path}: video {vid!r} has a detection without '
+                    '"label"; detection mAP needs one (or evaluate with '
+                    '--proposals).')
+            else:
+                labels.append(-1)
+            video_index.append(v)
+            segments.append((start, end))
+            scores.append(score)
+    return Predictions(
+        ids, np.asarray(video_index, dtype=np.int64),
+        np.asarray(segments, dtype=np.float64).reshape(-1, 2),
+        np.asarray(scores, dtype=np.float64), list(label_index),
+        np.asarray(labels, dtype=np.int64))
+
+
+def results_json(video_ids: Sequence[str], segments: Sequence[np.ndarray],
+                 scores: Sequence[np.ndarray],
+                 labels: Optional[Sequence[Sequence[str]]] = None) -> dict:
+    """The official results JSON of per-video detections.
+
+    Args:
+        video_ids (Sequence[str]): Official ids (no ``v_``).
+        segments (Sequence[np.ndarray]): Per video M x 2 seconds.
+        scores (Sequence[np.ndarray]): Per video M.
+        labels (Sequence[Sequence[str]], optional): Per video M names.
+
+    Returns:
+        dict: ``{'version', 'results', 'external_data'}``.
+    """
+    results = {}
+    for i, vid in enumerate(video_ids):
+        segs = np.asarray(segments[i], dtype=np.float64).reshape(-1, 2)
+        dets = []
+        for j, ((s, e), score) in enumerate(
+                zip(segs.tolist(), np.asarray(scores[i]).tolist())):
+            det = {'segment': [s, e], 'score': score}
+            if labels is not None:
+                det['label'] = labels[i][j]
+            dets.append(det)
+        results[vid] = dets
+    return {'version': 'VERSION 1.3', 'results': results,
+            'external_data': {}}

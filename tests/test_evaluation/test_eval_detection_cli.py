@@ -1,0 +1,65 @@
+# Copyright (c) rcl_mm contributors. All rights reserved.
+"""tools/analysis/eval_detection.py from the command line."""
+import json
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+from eval_helpers import ANET_GT, THUMOS_GT, needs_data, perturbed_results
+from official_reference import reference_detection, reference_proposals
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def run(args):
+    proc = subprocess.run(
+        [sys.executable, 'tools/analysis/eval_detection.py'] + args,
+        cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc
+
+
+@needs_data
+def test_activitynet_detection_proposals_and_breakdown(anet_database,
+                                                       tmp_path):
+    res = perturbed_results(anet_database, 'validation', 40, 30, seed=4)
+    res['not_in_gt'] = res[next(iter(res))][:3]
+    pred = tmp_path / 'pred.json'
+    pred.write_text(json.dumps({'version': 'VERSION 1.3', 'results': res,
+                                'external_data': {}}))
+    out = tmp_path / 'metrics.json'
+    proc = run([ANET_GT, str(pred), '--breakdown', '--out', str(out)])
+    metrics = json.loads(out.read_text())
+    _, mean_ap, average = reference_detection(
+        anet_database, res, 'validation', [0.5 + 0.05 * i for i in
+                                           range(10)])
+    assert metrics['average_mAP'] == pytest.approx(average, abs=1e-15)
+    assert metrics['mAP'] == pytest.approx(list(mean_ap), abs=1e-15)
+    assert len(metrics['tiou_thresholds']) == 10
+    assert set(metrics['breakdown']) == {'coverage', 'length'}
+    assert osp.isfile(tmp_path / 'metrics_breakdown.png')
+    assert '3 predictions of 1 videos are not in the ground truth' in \
+        proc.stderr
+    assert f'{100 * average:.2f}' in proc.stdout
+
+    run([ANET_GT, str(pred), '--proposals', '--out', str(out)])
+    metrics = json.loads(out.read_text())
+    _, avg, _, auc = reference_proposals(anet_database, res, 'validation')
+    assert list(metrics) == ['AR@1', 'AR@5', 'AR@10', 'AR@100', 'AUC']
+    assert metrics['AR@100'] == avg[99] and metrics['AUC'] == auc
+
+
+@needs_data
+def test_thumos14(tmp_path):
+    db = json.load(open(THUMOS_GT))['database']
+    res = perturbed_results(db, 'test', 20, 30, seed=5)
+    pred = tmp_path / 'pred.json'
+    pred.write_text(json.dumps({'results': res}))
+    out = tmp_path / 'm.json'
+    run([THUMOS_GT, str(pred), '--dataset', 'thumos14', '--out', str(out)])
+    metrics = json.loads(out.read_text())
+    thresholds = [0.3, 0.4, 0.5, 0.6, 0.7]
+    _, mean_ap, average = reference_detection(db, res, 'test', thresholds)
+    assert metrics['tiou_thresholds'] == thresholds
+    assert metrics['average_mAP'] == average
