@@ -2,7 +2,7 @@
 """Detect actions in the features of one video or a folder of videos.
 
 Usage: python tools/inference.py FEATURES --config C --checkpoint P
-       [--duration S] [--out-dir D] [--device cpu] [--batch-size 8]
+       [--duration S] [--class-scores F] [--out-dir D] [--device cpu]
 
 FEATURES is a ``.csv`` (T x C with one header row) or ``.npy`` (T x C) file,
 or a folder of them; any T (features are resized to the config's T). For
@@ -14,9 +14,11 @@ import argparse
 import json
 import os.path as osp
 
+import numpy as np
 from mmengine.config import DictAction
 
 from rcl_mm.apis import detect_actions, init_localizer, list_feature_files
+from rcl_mm.evaluation.functional import fuse_class_scores, load_class_scores
 from rcl_mm.utils.io import atomic_write
 from rcl_mm.visualization import plot_timeline
 
@@ -30,6 +32,14 @@ def parse_args():
     parser.add_argument(
         '--duration', type=float,
         help='video duration in seconds (one video only)')
+    parser.add_argument(
+        '--class-scores',
+        help='video-level class scores (official classification results '
+        'JSON, CUHK JSON or UntrimmedNet .npy); labels each detection with '
+        'the video\'s top classes, score = proposal score x class score')
+    parser.add_argument(
+        '--class-top-k', type=int, default=2,
+        help='classes per video with --class-scores')
     parser.add_argument('--out-dir', default='inference_results')
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--batch-size', type=int, default=8)
@@ -54,12 +64,28 @@ def main():
                            args.cfg_options)
     results = detect_actions(
         model, files, durations, args.batch_size, progress=len(files) > 1)
+    class_scores = None
+    if args.class_scores:
+        class_scores = load_class_scores(
+            args.class_scores,
+            video_ids=[r['video_name'] for r in results])
     for result in results:
         name = result['video_name']
+        segments, scores = result['segments'], result['scores']
+        labels = None
+        if class_scores is not None:
+            segments, scores, labels = fuse_class_scores(
+                segments, scores, class_scores(name), args.class_top_k)
+            order = np.argsort(-scores, kind='stable')
+            segments, scores, labels = (segments[order], scores[order],
+                                        labels[order])
         detections = [
             dict(segment=[float(s), float(e)], score=float(score))
-            for (s, e), score in zip(result['segments'], result['scores'])
+            for (s, e), score in zip(segments, scores)
         ]
+        if labels is not None:
+            for det, label in zip(detections, labels):
+                det['label'] = class_scores.class_names[label]
         with atomic_write(osp.join(args.out_dir, f'{name}.json')) as f:
             json.dump(dict(video_name=name, unit=result['unit'],
                            duration=result['duration'],

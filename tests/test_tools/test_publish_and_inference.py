@@ -139,3 +139,39 @@ def test_inference_names_a_file_of_the_wrong_dimension(trained, tmp_path):
         text=True)
     assert proc.returncode != 0
     assert 'narrow.npy' in proc.stderr and '399' in proc.stderr
+
+
+def test_inference_fuses_class_scores(trained, tmp_path):
+    rng = np.random.default_rng(1)
+    video = tmp_path / 'v_clip.npy'
+    np.save(video, rng.standard_normal((80, 400)).astype(np.float32))
+    scores_file = tmp_path / 'classification.json'
+    scores_file.write_text(json.dumps({
+        'version': 'VERSION 1.3',
+        'results': {'clip': [{'label': 'Surfing', 'score': 0.8},
+                             {'label': 'Bowling', 'score': 0.1},
+                             {'label': 'Archery', 'score': 0.5}]},
+        'external_data': {}}))
+    common = [
+        '--config', osp.join(ROOT, 'configs/demo/bmn_demo.py'),
+        '--checkpoint', trained['checkpoint'], '--cfg-options'
+    ] + [f'{k}={v}' for k, v in TINY.items()]
+    plain, fused = tmp_path / 'plain', tmp_path / 'fused'
+    for out, extra in ((plain, []), (fused, [
+            '--class-scores', str(scores_file)])):
+        subprocess.run([
+            sys.executable, osp.join(ROOT, 'tools/inference.py'), str(video),
+            '--duration', '40', '--out-dir', str(out)] + extra + common,
+            check=True, capture_output=True)
+    proposals = json.loads((plain / 'v_clip.json').read_text())['detections']
+    detections = json.loads((fused / 'v_clip.json').read_text())['detections']
+    # Top-2 classes: each proposal twice, scored by 0.8 and 0.5.
+    assert len(detections) == 2 * len(proposals)
+    assert {d['label'] for d in detections} == {'Surfing', 'Archery'}
+    best = proposals[0]
+    by_label = {d['label']: d for d in detections
+                if d['segment'] == best['segment']}
+    assert by_label['Surfing']['score'] == pytest.approx(0.8 * best['score'])
+    assert by_label['Archery']['score'] == pytest.approx(0.5 * best['score'])
+    scores = [d['score'] for d in detections]
+    assert scores == sorted(scores, reverse=True)
