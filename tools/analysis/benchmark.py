@@ -37,8 +37,12 @@ def parse_args():
                         help='timed training steps (mean is reported)')
     parser.add_argument('--warmup', type=int, default=1)
     parser.add_argument('--threads', type=int, default=None)
+    parser.add_argument(
+        '--configs', nargs='*', default=[],
+        help='also time the models of these configs (at their own T, D '
+        'and input dimension), e.g. configs/rcl_bmn_anet.py')
     parser.add_argument('--out', help='write the results as JSON here')
-    parser.add_argument('--worker', choices=MODELS, help=argparse.SUPPRESS)
+    parser.add_argument('--worker', help=argparse.SUPPRESS)
     parser.add_argument('--scratch', help=argparse.SUPPRESS)
     return parser.parse_args()
 
@@ -57,12 +61,16 @@ def bmn_kwargs(args):
 
 
 def build(name, args):
-    """Build one of the two BMNs with the same, seeded weights."""
+    """Build one of the two BMNs with the same, seeded weights, or the
+    model of a config file."""
     import rcl_mm  # noqa: F401  (patches mmaction2's missing module)
+    torch.manual_seed(0)
+    if name.endswith('.py'):
+        from rcl_mm.apis import init_localizer
+        return init_localizer(name).train()
     from mmaction.models import BMN as MMBMN
     from rcl_mm.models import BMN
     from rcl_mm.utils import convert_mmaction2_bmn
-    torch.manual_seed(0)
     reference = MMBMN(**bmn_kwargs(args))
     if name == 'mmaction2':
         return reference
@@ -72,14 +80,13 @@ def build(name, args):
     return ours
 
 
-def make_batch(args, device):
+def make_batch(batch, feat_dim, temporal_dim, device):
     from mmaction.structures import ActionDataSample
     from mmengine.structures import InstanceData
     gen = torch.Generator().manual_seed(1)
-    inputs = torch.rand(args.batch, args.feat_dim, args.temporal_dim,
-                        generator=gen)
+    inputs = torch.rand(batch, feat_dim, temporal_dim, generator=gen)
     samples = []
-    for i in range(args.batch):
+    for i in range(batch):
         start = torch.rand(3, generator=gen) * 0.6
         length = torch.rand(3, generator=gen) * 0.3 + 0.05
         sample = ActionDataSample()
@@ -110,7 +117,13 @@ def worker(args):
         torch.set_num_threads(args.threads)
     device = args.device
     model = build(args.worker, args).to(device)
-    inputs, samples = make_batch(args, device)
+    if args.worker.endswith('.py'):
+        # A config's model runs at its own setting.
+        feat_dim = model.backbone.feat_dim
+        temporal_dim = model.backbone.temporal_dim
+    else:
+        feat_dim, temporal_dim = args.feat_dim, args.temporal_dim
+    inputs, samples = make_batch(args.batch, feat_dim, temporal_dim, device)
     batch_list = list(inputs)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
 
@@ -158,14 +171,16 @@ def worker(args):
         train_step_extra_bytes=train_peak - base_rss,
         forward_batch_s=forward_s,
         predict_one_video_s=predict_s)
-    # Outputs of the untrained weights, which both models share.
+    print('RESULT ' + json.dumps(result))
+    if args.worker.endswith('.py'):
+        return
+    # Outputs of the untrained weights, which both BMNs share.
     model = build(args.worker, args).to(device).eval()
     with torch.no_grad():
         confidence_map, start, end = model(batch_list, samples, mode='tensor')
     torch.save(
         dict(confidence_map=confidence_map.cpu(), start=start.cpu(),
              end=end.cpu()), os.path.join(args.scratch, f'{args.worker}.pt'))
-    print('RESULT ' + json.dumps(result))
 
 
 def main():
@@ -175,7 +190,7 @@ def main():
         return
     results = {}
     scratch = tempfile.mkdtemp(prefix='rcl_mm_benchmark_')
-    for name in MODELS:
+    for name in MODELS + tuple(args.configs):
         cmd = [sys.executable, os.path.abspath(__file__), '--worker', name,
                '--scratch', scratch]
         for flag in ('batch', 'temporal_dim', 'feat_dim', 'device', 'steps',
@@ -234,6 +249,20 @@ def main():
     print(AsciiTable(rows, title=title).table)
     print('max relative error of our outputs: ' +
           ', '.join(f'{k} {v:.2e}' for k, v in errors.items()))
+    if args.configs:
+        rows = [['config', 'train step (s)', 'vs our BMN', 'peak (GiB)',
+                 f'forward b{args.batch} (s)', 'predict 1 video (s)']]
+        for config in args.configs:
+            r = results[config]
+            rows.append([
+                config, f'{r["train_step_s"]:.3f}',
+                f'{r["train_step_s"] / us["train_step_s"]:.2f}x',
+                f'{r["train_peak_bytes"] / gib:.2f}',
+                f'{r["forward_batch_s"]:.3f}',
+                f'{r["predict_one_video_s"]:.4f}'
+            ])
+        print(AsciiTable(rows, title='our models, each at its config\'s '
+                         'setting').table)
     if args.out:
         with open(args.out, 'w') as f:
             json.dump(dict(settings=vars(args), results=results,
