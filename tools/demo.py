@@ -18,7 +18,10 @@ from rcl_mm.utils.tables import metrics_table
 from rcl_mm.visualization import plot_timeline
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-DEMO_CONFIGS = ['configs/demo/bmn_demo.py']
+# The BMN baseline, then RCL-BMN (CAR head + RRM) on the same data.
+DEMO_CONFIGS = [
+    'configs/demo/bmn_demo.py', 'configs/demo/rcl_bmn_demo.py'
+]
 
 
 def parse_args():
@@ -56,7 +59,25 @@ def run_config(config, data_dir, work_dir):
     runner.train()
     metrics = runner.test()
     elapsed = time.time() - tic
-    return name, metrics, cfg.test_evaluator.dump_config.out, elapsed
+    return name, metrics, results_file(cfg), elapsed
+
+
+def results_file(cfg):
+    """Where the test evaluator writes the results JSON.
+
+    ``dump`` of our ``TADMetric``, or ``dump_config.out`` of mmaction2's
+    ``ANetMetric``.
+    """
+    evaluators = cfg.test_evaluator
+    if not isinstance(evaluators, (list, tuple)):
+        evaluators = [evaluators]
+    for evaluator in evaluators:
+        if evaluator.get('dump'):
+            return evaluator['dump']
+        if evaluator.get('dump_config', {}).get('out'):
+            return evaluator['dump_config']['out']
+    raise KeyError('The test evaluator writes no results file; set '
+                   "dump='results.json' (TADMetric).")
 
 
 def plot_best_video(results_file, data_dir, out_file):

@@ -7,7 +7,7 @@ import torch.nn as nn
 from mmengine.model import BaseModule
 from torch import Tensor
 
-from rcl_mm.ops import car_align_sampling, car_align_with_sampling
+from rcl_mm.ops import car_align, car_align_sampling, car_align_with_sampling
 from rcl_mm.registry import MODELS
 from rcl_mm.utils.typing import OptConfigType
 
@@ -128,6 +128,36 @@ class BMNBackbone(BaseModule):
         return out.view(batch, self.duration_dim, self.temporal_dim,
                         self.hidden_dim_3d).permute(0, 3, 1, 2)
 
+    def segment_features(self, proposal_feat: Tensor,
+                         segments: Tensor) -> Tensor:
+        """Proposal features of any continuous segments (CARAlign).
+
+        The same sampling, projection, bias and ReLU as the grid map, so a
+        grid cell ``(d, t)`` given as the segment ``[t, t + d + 1]`` gets
+        exactly ``proposal_map[:, :, d, t]``.
+
+        Args:
+            proposal_feat (Tensor): B x C x T 1-D proposal features
+                (``proposal_feat`` of :meth:`forward`).
+            segments (Tensor): B x K x 2 (start, end) in snippet-boundary
+                units, [0, T]; the BM layer reads the segment
+                ``[s, e]`` as the snippet-index segment ``(s, e - 1)``.
+
+        Returns:
+            Tensor: B x O x K features. Segments that end past the window
+            (``e > T``) read nothing, as the grid's anchors past the end.
+        """
+        index_segments = torch.stack(
+            (segments[..., 0], segments[..., 1] - 1), dim=-1)
+        weight = self.bm_conv.weight.flatten(2)
+        sampled = car_align(
+            proposal_feat, index_segments.to(proposal_feat.dtype),
+            self.num_samples, self.num_samples_per_bin, self.boundary_ratio,
+            proj_weight=weight)
+        inside = (segments[..., 1] <= self.temporal_dim + 1e-6)
+        sampled = sampled * inside[:, None, :].to(sampled.dtype)
+        return (sampled + self.bm_conv.bias.view(1, -1, 1)).relu()
+
     def forward(self, x: Tensor) -> Dict[str, Tensor]:
         """Compute the boundary probabilities and the proposal map.
 
@@ -137,14 +167,18 @@ class BMNBackbone(BaseModule):
         Returns:
             dict: ``base_feat`` (B x hidden_dim_1d x T), ``start`` and
             ``end`` (B x T, probabilities), ``proposal_map``
-            (B x hidden_dim_3d x D x T).
+            (B x hidden_dim_3d x D x T) and ``proposal_feat``
+            (B x hidden_dim_1d x T, the 1-D features the map is sampled
+            from, for :meth:`segment_features`).
         """
         base_feat = self.base(x)
         start = self.tem_start(base_feat).squeeze(1)
         end = self.tem_end(base_feat).squeeze(1)
-        proposal_map = self.boundary_matching(self.proposal_1d(base_feat))
+        proposal_feat = self.proposal_1d(base_feat)
+        proposal_map = self.boundary_matching(proposal_feat)
         return dict(
             base_feat=base_feat,
+            proposal_feat=proposal_feat,
             start=start,
             end=end,
             proposal_map=proposal_map)

@@ -1,4 +1,6 @@
 # Copyright (c) rcl_mm contributors. All rights reserved.
 from .pem_head import PEMHead
+from .rcl_head import RCLHead
+from .rrm_refiner import ConvGRU, RRMRefiner
 
-__all__ = ['PEMHead']
+__all__ = ['PEMHead', 'RCLHead', 'ConvGRU', 'RRMRefiner']

@@ -53,6 +53,8 @@ class ProposalMapLocalizer(BaseModel):
             ``BaseDataPreprocessor``.
         init_cfg (dict, optional): Initialisation config.
     """
+    # Subclasses with more post-processing settings extend this.
+    default_test_cfg = DEFAULT_TEST_CFG
 
     def __init__(self,
                  backbone: ConfigType,
@@ -66,11 +68,12 @@ class ProposalMapLocalizer(BaseModel):
         self.backbone = build_module(backbone)
         self.head = build_module(head)
         self.loss_module = build_module(loss)
-        self.test_cfg = dict(DEFAULT_TEST_CFG, **(test_cfg or {}))
-        unknown = set(self.test_cfg) - set(DEFAULT_TEST_CFG)
+        defaults = self.default_test_cfg
+        self.test_cfg = dict(defaults, **(test_cfg or {}))
+        unknown = set(self.test_cfg) - set(defaults)
         if unknown:
             raise KeyError(f'Unknown test_cfg keys {sorted(unknown)}; '
-                           f'known: {sorted(DEFAULT_TEST_CFG)}.')
+                           f'known: {sorted(defaults)}.')
 
     @property
     def temporal_dim(self) -> int:
@@ -216,18 +219,7 @@ class ProposalMapLocalizer(BaseModel):
             soft_nms_low_threshold=cfg['soft_nms_low_threshold'],
             soft_nms_high_threshold=cfg['soft_nms_high_threshold'],
             top_k=cfg['top_k'])
-        results = []
-        for sample, dets in zip(data_samples, detections):
-            dets = dets.cpu()
-            result = ActionDataSample(metainfo=sample.metainfo)
-            result.pred_instances = InstanceData(
-                segments=dets[:, :2].float(), scores=dets[:, 2].float())
-            result.proposal_list = [
-                dict(segment=[s, e], score=score)
-                for s, e, score in dets.tolist()
-            ]
-            results.append(result)
-        return results
+        return self._pack_results(data_samples, detections)
 
     def _video_duration(self, metainfo: dict) -> float:
         """Seconds that the T snippets of a video span.
@@ -247,6 +239,22 @@ class ProposalMapLocalizer(BaseModel):
         return bmn_video_duration(
             metainfo['duration_second'], metainfo['duration_frame'],
             self.test_cfg['feature_extraction_interval'])
+
+    def _pack_results(self, data_samples: List[ActionDataSample],
+                      detections: List[Tensor]) -> List[ActionDataSample]:
+        """Data samples with ``pred_instances`` and ``proposal_list``."""
+        results = []
+        for sample, dets in zip(data_samples, detections):
+            dets = dets.cpu()
+            result = ActionDataSample(metainfo=sample.metainfo)
+            result.pred_instances = InstanceData(
+                segments=dets[:, :2].float(), scores=dets[:, 2].float())
+            result.proposal_list = [
+                dict(segment=[s, e], score=score)
+                for s, e, score in dets.tolist()
+            ]
+            results.append(result)
+        return results
 
 
 @MODELS.register_module()

@@ -1,7 +1,8 @@
 # Copyright (c) rcl_mm contributors. All rights reserved.
-from .bmn_loss import (BMNLoss, balanced_bce_loss, proposal_cls_loss,
-                       proposal_reg_loss)
+from .bmn_loss import (BMNLoss, RCLLoss, balanced_bce_loss,
+                       proposal_cls_loss, proposal_reg_loss)
 
 __all__ = [
-    'BMNLoss', 'balanced_bce_loss', 'proposal_cls_loss', 'proposal_reg_loss'
+    'BMNLoss', 'RCLLoss', 'balanced_bce_loss', 'proposal_cls_loss',
+    'proposal_reg_loss'
 ]

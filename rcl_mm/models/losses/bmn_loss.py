@@ -223,3 +223,54 @@ class BMNLoss(nn.Module):
         losses = self.proposal_loss(confidence_map, gt_iou_map, mask)
         losses.update(self.tem_loss(start, end, gt_start, gt_end))
         return losses
+
+
+@MODELS.register_module()
+class RCLLoss(BMNLoss):
+    """BMN's loss plus the loss of RCL's continuous segments.
+
+    Everything of :class:`BMNLoss` (the grid map G_0 is supervised as BMN's
+    map, ``loss_pem_reg`` / ``loss_pem_cls``; the RRM's maps through
+    :meth:`proposal_loss` too), and :meth:`car_loss` for the sampled
+    continuous segments against their exact max tIoU: ``loss_car_reg``
+    (BMN's L2 with the high / mid / low balancing, over the K segments
+    instead of the D x T cells) and ``loss_car_cls`` (balanced BCE of
+    tIoU > ``cls_threshold``).
+
+    Args:
+        weight_car_reg (float): Defaults to 10.0, as the grid's.
+        weight_car_cls (float): Defaults to 1.0.
+        **kwargs: :class:`BMNLoss`'s arguments.
+    """
+
+    def __init__(self,
+                 weight_car_reg: float = 10.0,
+                 weight_car_cls: float = 1.0,
+                 **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.weight_car_reg = weight_car_reg
+        self.weight_car_cls = weight_car_cls
+
+    def car_loss(self, confidences: Tensor, gt_iou: Tensor,
+                 valid: Tensor) -> Dict[str, Tensor]:
+        """Losses of continuous segments.
+
+        Args:
+            confidences (Tensor): B x 2 x K (reg, cls) in [0, 1].
+            gt_iou (Tensor): B x K exact max tIoU.
+            valid (Tensor): B x K, 1 where the segment counts.
+
+        Returns:
+            dict: ``loss_car_reg`` and ``loss_car_cls``, weighted.
+        """
+        valid = valid.to(confidences.dtype)
+        gt_iou = gt_iou.to(confidences.dtype) * valid
+        reg = proposal_reg_loss(confidences[:, 0], gt_iou, valid,
+                                self.reg_high_threshold,
+                                self.reg_low_threshold)
+        cls = proposal_cls_loss(confidences[:, 1], gt_iou, valid,
+                                self.cls_threshold, self.ratio_range,
+                                self.eps)
+        return dict(
+            loss_car_reg=self.weight_car_reg * reg,
+            loss_car_cls=self.weight_car_cls * cls)

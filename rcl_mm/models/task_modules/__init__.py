@@ -5,9 +5,14 @@ from .bmn_targets import (bmn_targets, pad_segments, segment_ioa, segment_iou,
 from .post_processing import (bmn_candidates, bmn_post_process,
                               bmn_video_duration, post_process_proposals,
                               soft_nms)
+from .rcl_sampling import (continuous_iou_targets, grid_segments,
+                           nearest_anchor, scale_invariant_anchors,
+                           scale_invariant_samples)
 
 __all__ = [
     'bmn_targets', 'pad_segments', 'segment_ioa', 'segment_iou',
     'wide_float_dtype', 'bmn_candidates', 'bmn_post_process',
-    'bmn_video_duration', 'post_process_proposals', 'soft_nms'
+    'bmn_video_duration', 'post_process_proposals', 'soft_nms',
+    'continuous_iou_targets', 'grid_segments', 'nearest_anchor',
+    'scale_invariant_anchors', 'scale_invariant_samples'
 ]

@@ -1,0 +1,65 @@
+# RCL on BMN (arXiv 2203.07112): BMN's backbone, the CAR head in place of
+# BMN's PEM and the recurrent refinement module, ANet setting
+# (400-d features, T = D = 100). The backbone and the head's convs / out
+# keep BMN's names, so mmaction2 BMN checkpoints load into them.
+model = dict(
+    type='RCLLocalizer',
+    backbone=dict(
+        type='BMNBackbone',
+        feat_dim=400,
+        temporal_dim=100,
+        duration_dim=100,
+        boundary_ratio=0.5,
+        num_samples=32,
+        num_samples_per_bin=3,
+        hidden_dim_1d=256,
+        hidden_dim_3d=512),
+    head=dict(
+        type='RCLHead',
+        in_channels=512,
+        hidden_channels=128,
+        mlp_channels=64,
+        # 'nearest' (the paper's CAR), 'bilinear' or 'exact'.
+        mode='nearest'),
+    refiner=dict(
+        type='RRMRefiner',
+        in_channels=128,
+        hdim=64,
+        cdim=32,
+        map_channels=16,
+        feat_channels=16,
+        head_channels=16,
+        # The GRU runs on the map pooled 6 x 6 (17 x 17 cells): 10
+        # iterations then add < 20% FLOPs (tools/analysis/get_flops.py).
+        stride=6,
+        iters=10,
+        gamma=0.8,
+        mixed_precision=False),
+    loss=dict(
+        type='RCLLoss',
+        weight_tem=1.0,
+        weight_pem_reg=10.0,
+        weight_pem_cls=1.0,
+        weight_car_reg=10.0,
+        weight_car_cls=1.0,
+        reg_high_threshold=0.7,
+        reg_low_threshold=0.3,
+        cls_threshold=0.9),
+    # Scale-invariant training samples; sampler=None trains on the grid
+    # only.
+    train_cfg=dict(
+        sampler=dict(
+            num_random=256, num_jitter=8, min_duration=1.0,
+            jitter_ratio=0.25)),
+    test_cfg=dict(
+        # 'grid' (BMN's candidates on the refined map) or
+        # 'scale_invariant' (the anchor set below).
+        anchors='grid',
+        num_scales=16,
+        min_duration=1.0,
+        stride_ratio=0.25,
+        soft_nms_alpha=0.4,
+        soft_nms_low_threshold=0.5,
+        soft_nms_high_threshold=0.9,
+        top_k=100,
+        feature_extraction_interval=16))

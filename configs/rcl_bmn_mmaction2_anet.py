@@ -1,0 +1,45 @@
+# RCL added to mmaction2's own BMN config (its data pipeline, schedule and
+# runtime, unchanged): only the model is replaced, and the backbone and
+# the head's 2-D convs start from an mmaction2 BMN checkpoint converted by
+#   python tools/convert/mmaction2_bmn.py BMN.pth \
+#       checkpoints/bmn_400x100_rcl_mm.pth
+# See docs/rcl.md, "Adding RCL to an mmaction2 localizer config".
+_base_ = [
+    'mmaction::localization/bmn/bmn_2xb8-400x100-9e_activitynet-feature.py'
+]
+custom_imports = dict(imports=['rcl_mm'], allow_failed_imports=False)
+# rcl_mm's scope finds our types first and mmaction2's through the parent
+# registries; in mmaction2's scope write type='rcl_mm.RCLLocalizer'.
+default_scope = 'rcl_mm'
+model = dict(
+    _delete_=True,
+    type='rcl_mm.RCLLocalizer',
+    # mmaction2's BMN arguments (temporal_dim, num_samples, ...) map onto
+    # BMNBackbone; hidden_dim_2d is the head's hidden_channels.
+    backbone=dict(
+        type='BMNBackbone',
+        feat_dim=400,
+        temporal_dim=100,
+        boundary_ratio=0.5,
+        num_samples=32,
+        num_samples_per_bin=3,
+        hidden_dim_1d=256,
+        hidden_dim_3d=512),
+    head=dict(
+        type='RCLHead', in_channels=512, hidden_channels=128,
+        mlp_channels=64, mode='nearest'),
+    refiner=dict(
+        type='RRMRefiner', in_channels=128, hdim=64, cdim=32, stride=6,
+        iters=10, gamma=0.8),
+    loss=dict(type='RCLLoss'),
+    train_cfg=dict(
+        sampler=dict(num_random=256, num_jitter=8, min_duration=1.0,
+                     jitter_ratio=0.25)),
+    test_cfg=dict(
+        anchors='grid',
+        soft_nms_alpha=0.4,
+        soft_nms_low_threshold=0.5,
+        soft_nms_high_threshold=0.9,
+        top_k=100))
+load_from = 'checkpoints/bmn_400x100_rcl_mm.pth'
+work_dir = './work_dirs/rcl_bmn_mmaction2_anet'

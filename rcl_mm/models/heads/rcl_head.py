@@ -1,0 +1,184 @@
+# Copyright (c) rcl_mm contributors. All rights reserved.
+"""RCL's continuous anchoring representation (CAR) head."""
+from typing import Optional
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmengine.model import BaseModule
+from torch import Tensor
+
+from rcl_mm.models.task_modules.rcl_sampling import nearest_anchor
+from rcl_mm.registry import MODELS
+from rcl_mm.utils.typing import OptConfigType
+
+CAR_MODES = ('nearest', 'bilinear', 'exact')
+
+
+@MODELS.register_module()
+class RCLHead(BaseModule):
+    """CAR: confidences of any real-valued segments from the proposal map.
+
+    `RCL: Recurrent Continuous Localization for Temporal Action Detection
+    <https://arxiv.org/abs/2203.07112>`_. BMN's 2-D convolutions
+    (``convs``, named and shaped as :class:`PEMHead`'s, so mmaction2 BMN
+    weights load into them) turn the proposal map into features
+    F (C x D x T). A segment ``(s, e)`` (snippet-boundary units, see
+    :mod:`rcl_mm.models.task_modules.rcl_sampling`) is represented by
+    ``concat(F[:, d*, t*], coords)``: the feature of its nearest grid cell
+    plus its two coordinate offsets in [-1, 1] (``mode='nearest'``, the
+    paper's default). ``'bilinear'`` interpolates F at the segment's real
+    (length - 1, start) instead; ``'exact'`` adds the segment's own
+    CARAlign feature (the BM layer at its real coordinates, reduced by a
+    1x1 layer) to the representation.
+
+    The representation is mapped to two logits (tIoU regression, tIoU > 0.9
+    classification) by ``out(F) + car(representation)``: ``out`` is
+    PEMHead's 1x1 output layer (it loads from a BMN checkpoint) and ``car``
+    a two-layer MLP (1x1 convs) over the whole representation whose last
+    layer starts at zero, so a head initialised from BMN starts as BMN's
+    PEM. On the grid the offsets are 0 and the logits form the dense map
+    G_0 (2 x D x T); scoring the grid cells as segments gives G_0 exactly.
+
+    Args:
+        in_channels (int): Channels of the proposal map. Defaults to 512.
+        hidden_channels (int): Channels of F. Defaults to 128.
+        mlp_channels (int): Hidden channels of the CAR MLP. Defaults to 64.
+        mode (str): ``'nearest'``, ``'bilinear'`` or ``'exact'``.
+            Defaults to ``'nearest'``.
+        init_cfg (dict, optional): Initialisation config. Defaults to None.
+    """
+
+    def __init__(self,
+                 in_channels: int = 512,
+                 hidden_channels: int = 128,
+                 mlp_channels: int = 64,
+                 mode: str = 'nearest',
+                 init_cfg: OptConfigType = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        if mode not in CAR_MODES:
+            raise ValueError(f'mode must be one of {CAR_MODES}, got {mode!r}')
+        self.mode = mode
+        self.in_channels = in_channels
+        self.hidden_channels = hidden_channels
+        self.convs = nn.Sequential(
+            nn.Conv2d(in_channels, hidden_channels, kernel_size=1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(hidden_channels, hidden_channels, kernel_size=3,
+                      padding=1), nn.ReLU(inplace=True),
+            nn.Conv2d(hidden_channels, hidden_channels, kernel_size=3,
+                      padding=1), nn.ReLU(inplace=True))
+        self.out = nn.Conv2d(hidden_channels, 2, kernel_size=1)
+        rep_channels = hidden_channels + 2
+        if mode == 'exact':
+            self.exact_proj = nn.Sequential(
+                nn.Conv1d(in_channels, hidden_channels, kernel_size=1),
+                nn.ReLU(inplace=True))
+            rep_channels += hidden_channels
+        self.car = nn.Sequential(
+            nn.Conv1d(rep_channels, mlp_channels, kernel_size=1),
+            nn.ReLU(inplace=True),
+            nn.Conv1d(mlp_channels, 2, kernel_size=1))
+        # Zero start: the coordinate path adds nothing until it is trained,
+        # so BMN weights give BMN's map.
+        nn.init.zeros_(self.car[-1].weight)
+        nn.init.zeros_(self.car[-1].bias)
+
+    @property
+    def needs_segment_features(self) -> bool:
+        """Whether :meth:`segment_logits` needs CARAlign features."""
+        return self.mode == 'exact'
+
+    def features(self, proposal_map: Tensor) -> Tensor:
+        """F, the 2-D conv features of the proposal map.
+
+        Args:
+            proposal_map (Tensor): B x C_in x D x T.
+
+        Returns:
+            Tensor: B x C x D x T.
+        """
+        return self.convs(proposal_map)
+
+    def _logits(self, feat: Tensor, rep: Tensor) -> Tensor:
+        """``out(feat) + car(rep)``; feat B x C x K, rep B x R x K."""
+        weight = self.out.weight.flatten(1)
+        return (torch.einsum('oc,bck->bok', weight, feat) +
+                self.out.bias.view(1, -1, 1) + self.car(rep))
+
+    def grid_logits(self,
+                    feat: Tensor,
+                    proposal_map: Optional[Tensor] = None) -> Tensor:
+        """G_0 in logit space: every grid cell, offsets 0.
+
+        Args:
+            feat (Tensor): B x C x D x T, from :meth:`features`.
+            proposal_map (Tensor, optional): B x C_in x D x T, needed in
+                ``'exact'`` mode (the grid's own CARAlign features).
+
+        Returns:
+            Tensor: B x 2 x D x T logits.
+        """
+        batch, _, num_d, num_t = feat.shape
+        coords = feat.new_zeros(batch, 2, num_d * num_t)
+        parts = [feat.flatten(2), coords]
+        if self.mode == 'exact':
+            parts.append(self.exact_proj(proposal_map.flatten(2)))
+        # The modules themselves (not their weights, as for segments), so
+        # that FLOP-counting hooks see the dense path.
+        logits = self.out(feat).flatten(2) + self.car(torch.cat(parts, 1))
+        return logits.view(batch, 2, num_d, num_t)
+
+    def segment_logits(self,
+                       feat: Tensor,
+                       segments: Tensor,
+                       segment_feat: Optional[Tensor] = None) -> Tensor:
+        """Logits of any continuous segments.
+
+        Args:
+            feat (Tensor): B x C x D x T, from :meth:`features`.
+            segments (Tensor): B x K x 2 in snippet-boundary units.
+            segment_feat (Tensor, optional): B x C_in x K CARAlign features
+                of the segments (``BMNBackbone.segment_features``); needed
+                in ``'exact'`` mode.
+
+        Returns:
+            Tensor: B x 2 x K logits (reg, cls).
+        """
+        batch, channels, num_d, num_t = feat.shape
+        segments = segments.to(feat.dtype)
+        d_idx, t_idx, coords = nearest_anchor(segments, num_t, num_d)
+        if self.mode == 'bilinear':
+            start = segments[..., 0].clamp(0, num_t - 1)
+            length = (segments[..., 1] - segments[..., 0] - 1).clamp(
+                0, num_d - 1)
+            # align_corners=True: -1 and 1 are the centres of the first
+            # and last cells, so integer (d, t) read the cell exactly.
+            grid = torch.stack((2 * start / max(num_t - 1, 1) - 1,
+                                2 * length / max(num_d - 1, 1) - 1), -1)
+            seg_feat = F.grid_sample(
+                feat, grid[:, :, None, :], mode='bilinear',
+                padding_mode='border', align_corners=True).squeeze(-1)
+        else:
+            flat_idx = (d_idx * num_t + t_idx)[:, None, :]
+            seg_feat = feat.flatten(2).gather(
+                2, flat_idx.expand(-1, channels, -1))
+        parts = [seg_feat, coords.transpose(1, 2)]
+        if self.mode == 'exact':
+            if segment_feat is None:
+                raise ValueError("mode='exact' needs segment_feat, the "
+                                 'CARAlign features of the segments.')
+            parts.append(self.exact_proj(segment_feat))
+        return self._logits(seg_feat, torch.cat(parts, dim=1))
+
+    def forward(self, proposal_map: Tensor) -> Tensor:
+        """The dense confidence map G_0.
+
+        Args:
+            proposal_map (Tensor): B x C_in x D x T proposal features.
+
+        Returns:
+            Tensor: B x 2 x D x T confidences in [0, 1].
+        """
+        return self.grid_logits(self.features(proposal_map),
+                                proposal_map).sigmoid()

@@ -1,0 +1,278 @@
+# Copyright (c) rcl_mm contributors. All rights reserved.
+"""RCL: backbone -> CAR head -> recurrent refinement, on a proposal map."""
+from functools import partial
+from typing import Dict, List, Tuple
+
+import torch
+from mmaction.structures import ActionDataSample
+from torch import Tensor
+
+from rcl_mm.models.builder import build_module
+from rcl_mm.models.task_modules import (bmn_post_process,
+                                        continuous_iou_targets,
+                                        nearest_anchor, pad_segments,
+                                        post_process_proposals,
+                                        scale_invariant_anchors,
+                                        scale_invariant_samples)
+from rcl_mm.registry import MODELS
+from rcl_mm.utils.typing import ConfigType, OptConfigType
+
+from .proposal_map_localizer import DEFAULT_TEST_CFG, ProposalMapLocalizer
+
+RCL_DEFAULT_TEST_CFG = dict(
+    DEFAULT_TEST_CFG,
+    anchors='grid',
+    num_scales=16,
+    min_duration=1.0,
+    stride_ratio=0.25)
+DEFAULT_SAMPLER = dict(
+    num_random=256, num_jitter=8, min_duration=1.0, jitter_ratio=0.25)
+
+
+@MODELS.register_module()
+class RCLLocalizer(ProposalMapLocalizer):
+    """RCL on a proposal-map detector (BMN): CAR head and RRM refiner.
+
+    `RCL: Recurrent Continuous Localization for Temporal Action Detection
+    <https://arxiv.org/abs/2203.07112>`_. The backbone (e.g.
+    :class:`BMNBackbone`) gives the boundary probabilities and the
+    proposal map; :class:`RCLHead` turns the map into features F and the
+    dense logit map G_0 and scores any continuous segment;
+    :class:`RRMRefiner` refines G_0 into G_1 .. G_n. Inference uses G_n.
+
+    Training losses, each logged under its own name: ``loss_tem_start``,
+    ``loss_tem_end`` and ``loss_pem_reg`` / ``loss_pem_cls`` (G_0 on the
+    grid, as BMN), ``loss_car_reg`` / ``loss_car_cls`` (the head on
+    scale-invariant continuous samples with exact tIoU targets, when
+    ``train_cfg['sampler']`` is set) and ``loss_rrm_it<t>_reg`` /
+    ``_cls`` (the sequence loss of the refined maps).
+
+    Weight compatibility: the backbone and the head's ``convs`` and
+    ``out`` have the names and shapes of :class:`BMN`'s, so a checkpoint
+    of ``mmaction.models.BMN`` converted by
+    :func:`rcl_mm.utils.convert_mmaction2_bmn` initialises them (the rest
+    starts so that the model's map equals BMN's).
+
+    Args:
+        backbone (dict): Backbone config, e.g. ``BMNBackbone``.
+        head (dict): ``RCLHead`` config.
+        refiner (dict): ``RRMRefiner`` config. Defaults to
+            ``dict(type='RRMRefiner')``.
+        loss (dict): Defaults to ``dict(type='RCLLoss')``.
+        train_cfg (dict, optional): ``sampler``: the arguments of
+            :func:`scale_invariant_samples` (``num_random``,
+            ``num_jitter``, ``min_duration``, ``jitter_ratio``), or None
+            to train on the grid only. Defaults to
+            ``dict(sampler=DEFAULT_SAMPLER)``.
+        test_cfg (dict, optional): :class:`ProposalMapLocalizer`'s keys
+            plus ``anchors`` (``'grid'``: BMN's candidate rule on G_n;
+            ``'scale_invariant'``: the anchors of
+            :func:`scale_invariant_anchors` with ``num_scales``,
+            ``min_duration``, ``stride_ratio``).
+        data_preprocessor (dict, optional): Defaults to None.
+        init_cfg (dict, optional): Initialisation config.
+    """
+    default_test_cfg = RCL_DEFAULT_TEST_CFG
+
+    def __init__(self,
+                 backbone: ConfigType,
+                 head: ConfigType,
+                 refiner: ConfigType = dict(type='RRMRefiner'),
+                 loss: ConfigType = dict(type='RCLLoss'),
+                 train_cfg: OptConfigType = dict(sampler=DEFAULT_SAMPLER),
+                 test_cfg: OptConfigType = None,
+                 data_preprocessor: OptConfigType = None,
+                 init_cfg: OptConfigType = None) -> None:
+        super().__init__(
+            backbone=backbone,
+            head=head,
+            loss=loss,
+            test_cfg=test_cfg,
+            data_preprocessor=data_preprocessor,
+            init_cfg=init_cfg)
+        self.refiner = build_module(refiner)
+        train_cfg = dict(train_cfg or {})
+        sampler = train_cfg.pop('sampler', None)
+        if train_cfg:
+            raise KeyError(f'Unknown train_cfg keys {sorted(train_cfg)}; '
+                           "known: ['sampler'].")
+        self.sampler = None if sampler is None else dict(
+            DEFAULT_SAMPLER, **sampler)
+        if self.test_cfg['anchors'] not in ('grid', 'scale_invariant'):
+            raise ValueError("test_cfg['anchors'] must be 'grid' or "
+                             f"'scale_invariant', got "
+                             f"{self.test_cfg['anchors']!r}")
+
+    def extract(self, inputs: Tensor,
+                iters: int = None) -> Tuple[dict, Tensor, Tensor, list]:
+        """Backbone outputs, F, G_0 and the refined maps.
+
+        Args:
+            inputs (Tensor): B x C_in x T features.
+            iters (int, optional): RRM iterations; the refiner's default
+                if None.
+
+        Returns:
+            tuple: ``feats`` (the backbone's dict), ``feat`` F
+            (B x C x D x T), ``logits`` G_0 (B x 2 x D x T) and ``maps``
+            ``[G_1, ..., G_n]`` (logits).
+        """
+        feats = self.backbone(inputs)
+        feat = self.head.features(feats['proposal_map'])
+        logits = self.head.grid_logits(feat, feats['proposal_map'])
+        maps = self.refiner(feat, logits, iters=iters)
+        return feats, feat, logits, maps
+
+    def _forward(self, inputs: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+        """``(sigmoid(G_n), start, end)``, as :class:`BMN` returns them.
+
+        Args:
+            inputs (Tensor): B x C_in x T features.
+
+        Returns:
+            tuple[Tensor]: B x 2 x D x T confidences, B x T start and end.
+        """
+        feats, _, logits, maps = self.extract(inputs)
+        final = maps[-1] if maps else logits
+        return final.sigmoid(), feats['start'], feats['end']
+
+    def _gt_segments(self, data_samples: List[ActionDataSample],
+                     device: torch.device) -> Tuple[Tensor, Tensor]:
+        segments = [
+            torch.as_tensor(
+                sample.gt_instances.gt_bbox, dtype=torch.float32,
+                device=device).reshape(-1, 2) for sample in data_samples
+        ]
+        return pad_segments(segments)
+
+    def segment_logits(self, feats: dict, feat: Tensor,
+                       segments: Tensor) -> Tensor:
+        """The head's B x 2 x K logits of B x K x 2 boundary segments."""
+        segment_feat = None
+        if self.head.needs_segment_features:
+            segment_feat = self.backbone.segment_features(
+                feats['proposal_feat'], segments)
+        return self.head.segment_logits(feat, segments, segment_feat)
+
+    def loss(self, inputs: Tensor,
+             data_samples: List[ActionDataSample]) -> Dict[str, Tensor]:
+        """Losses of a batch, each part under its own name.
+
+        Args:
+            inputs (Tensor): B x C_in x T features.
+            data_samples (list[ActionDataSample]): Samples with
+                ``gt_instances.gt_bbox`` (G_i x 2, normalised).
+
+        Returns:
+            dict[str, Tensor]: See the class docstring.
+        """
+        feats, feat, logits, maps = self.extract(inputs)
+        gt_iou_map, gt_start, gt_end = self.build_targets(
+            data_samples, inputs.device)
+        gt_iou_map = gt_iou_map.to(logits.dtype)
+        mask = self.backbone.valid_mask
+        map_loss = partial(
+            self.loss_module.proposal_loss, gt_iou_map=gt_iou_map, mask=mask)
+        losses = map_loss(logits.sigmoid())
+        losses.update(
+            self.loss_module.tem_loss(feats['start'], feats['end'],
+                                      gt_start.to(feats['start'].dtype),
+                                      gt_end.to(feats['end'].dtype)))
+        if self.sampler is not None:
+            gt_segments, gt_valid = self._gt_segments(data_samples,
+                                                      inputs.device)
+            segments, valid = scale_invariant_samples(
+                gt_segments, gt_valid, self.temporal_dim, self.duration_dim,
+                **self.sampler)
+            gt_iou = continuous_iou_targets(segments, gt_segments, gt_valid,
+                                            self.temporal_dim)
+            confidences = self.segment_logits(feats, feat,
+                                              segments).sigmoid()
+            losses.update(
+                self.loss_module.car_loss(confidences, gt_iou, valid))
+        losses.update(self.refiner.loss(maps, map_loss))
+        return losses
+
+    def inference_anchors(self, device: torch.device) -> Tensor:
+        """The scale-invariant anchor set of ``test_cfg``, K x 2."""
+        cfg = self.test_cfg
+        return scale_invariant_anchors(
+            self.temporal_dim, self.duration_dim, cfg['num_scales'],
+            cfg['min_duration'], cfg['stride_ratio'], device=device)
+
+    def score_segments(self, inputs: Tensor,
+                       segments: Tensor) -> Tuple[Tensor, Tensor]:
+        """Refined confidences and detection scores of any segments.
+
+        The head scores each segment; the RRM's correction
+        ``G_n - G_0`` at its nearest cell is added in logit space (on the
+        grid this is G_n exactly). The detection score is
+        ``start(s) * end(e) * reg * cls`` with the boundary probabilities
+        interpolated linearly at the segment's real boundaries (BMN reads
+        ``start[t]`` and ``end[t + d + 1]`` for the cell ``[t, t + d + 1]``).
+
+        Args:
+            inputs (Tensor): B x C_in x T features.
+            segments (Tensor): B x K x 2 in snippet-boundary units.
+
+        Returns:
+            tuple[Tensor, Tensor]: confidences B x 2 x K and scores B x K.
+        """
+        feats, feat, logits, maps = self.extract(inputs)
+        seg_logits = self.segment_logits(feats, feat, segments)
+        if maps:
+            num_d, num_t = logits.shape[-2:]
+            d_idx, t_idx, _ = nearest_anchor(segments, num_t, num_d)
+            flat = (d_idx * num_t + t_idx)[:, None, :].expand(-1, 2, -1)
+            correction = (maps[-1] - logits).flatten(2).gather(2, flat)
+            seg_logits = seg_logits + correction
+        confidences = seg_logits.sigmoid()
+        bounds = _interp(feats['start'], segments[..., 0]) * _interp(
+            feats['end'], segments[..., 1])
+        return confidences, bounds * confidences[:, 0] * confidences[:, 1]
+
+    def predict(self, inputs: Tensor,
+                data_samples: List[ActionDataSample]) -> List[
+                    ActionDataSample]:
+        """Detections of every video in the batch, in seconds.
+
+        With ``test_cfg['anchors'] == 'grid'`` BMN's candidates and
+        Soft-NMS on G_n (:func:`bmn_post_process`); with
+        ``'scale_invariant'`` all anchors of :meth:`inference_anchors`,
+        scored by :meth:`score_segments`, then
+        :func:`post_process_proposals`. See
+        :meth:`ProposalMapLocalizer.predict` for the output.
+        """
+        cfg = self.test_cfg
+        durations = torch.tensor(
+            [self._video_duration(s.metainfo) for s in data_samples],
+            dtype=torch.float64, device=inputs.device)
+        nms = dict(
+            soft_nms_alpha=cfg['soft_nms_alpha'],
+            soft_nms_low_threshold=cfg['soft_nms_low_threshold'],
+            soft_nms_high_threshold=cfg['soft_nms_high_threshold'],
+            top_k=cfg['top_k'])
+        if cfg['anchors'] == 'grid':
+            confidence_map, start, end = self._forward(inputs)
+            detections = bmn_post_process(start, end, confidence_map,
+                                          durations, **nms)
+        else:
+            anchors = self.inference_anchors(inputs.device)
+            segments = anchors.expand(inputs.size(0), -1, -1)
+            _, scores = self.score_segments(inputs, segments)
+            valid = torch.ones_like(scores, dtype=torch.bool)
+            detections = post_process_proposals(
+                segments / self.temporal_dim, scores, valid, durations,
+                **nms)
+        return self._pack_results(data_samples, detections)
+
+
+def _interp(values: Tensor, positions: Tensor) -> Tensor:
+    """Linear interpolation of B x T values at B x K real indices."""
+    num_t = values.size(1)
+    pos = positions.to(values.dtype).clamp(0, num_t - 1)
+    lower = pos.floor().long().clamp(max=num_t - 1)
+    upper = (lower + 1).clamp(max=num_t - 1)
+    frac = pos - lower.to(pos.dtype)
+    return (values.gather(1, lower) * (1 - frac) +
+            values.gather(1, upper) * frac)

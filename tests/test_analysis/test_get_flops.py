@@ -1,0 +1,78 @@
+# Copyright (c) rcl_mm contributors. All rights reserved.
+"""FLOP counting: hand cases, the BM-layer handle, the RRM budget."""
+import importlib.util
+import os.path as osp
+
+import torch
+import torch.nn as nn
+
+from rcl_mm.models import BMNBackbone
+from rcl_mm.models.complexity import (bm_layer_flops, count_flops,
+                                      parameter_count)
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def load_tool(name):
+    spec = importlib.util.spec_from_file_location(
+        name, osp.join(ROOT, 'tools', 'analysis', f'{name}.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class Tiny(nn.Module):
+
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Conv2d(3, 4, 3, padding=1)
+        self.b = nn.Sequential(nn.Conv1d(4, 6, 1, groups=2), nn.ReLU(),
+                               nn.Linear(5, 7))
+
+    def forward(self, x):
+        y = self.a(x)  # 1 x 4 x 5 x 5
+        return self.b(y.mean(-1))  # 1 x 6 x 5 -> 1 x 6 x 7
+
+
+def test_count_flops_hand_case():
+    counts = count_flops(Tiny(), torch.randn(1, 3, 5, 5))
+    # conv2d: 4 x 5 x 5 outputs x 3 x 9; conv1d: 6 x 5 x (4 / 2);
+    # linear: 6 x 7 outputs x 5.
+    assert counts['a'] == 100 * 27
+    assert counts['b'] == 60 + 210
+    assert counts['total'] == 2700 + 270
+    params = parameter_count(Tiny())
+    assert params['a'] == 4 * 27 + 4
+    assert params['total'] == params['a'] + params['b']
+
+
+def test_bm_layer_flops_counts_bmm_and_taps():
+    backbone = BMNBackbone(feat_dim=4, temporal_dim=3, duration_dim=1,
+                           num_samples=2, num_samples_per_bin=1,
+                           hidden_dim_1d=4, hidden_dim_3d=5)
+    # D = 1: anchors (0, 0), (0, 1), (0, 2) (index units), widened by
+    # 0.5 per side: 2 points at t - 0.5 and t + 0.5. Anchor 0: -0.5 -> all
+    # weight on index 0, 0.5 -> indices 0 and 1 (2 taps, 1 per bin after
+    # merging... 1 + 2); anchor 1: 0.5 -> 0, 1 and 1.5 -> 1, 2 (4 taps);
+    # anchor 2: ends past the window (t + d > T - 1 is fine here: 2 <= 2),
+    # 1.5 -> 1, 2 and 2.5 -> 2 (the upper tap 3 is dropped): 3 taps.
+    taps = 1 + 2 + 4 + 3
+    expected = 3 * 4 * 5 * 2 + 5 * taps
+    assert bm_layer_flops(backbone, 1) == expected
+    assert bm_layer_flops(backbone, 2) == 2 * expected
+
+
+def test_rrm_iterations_table_and_budget():
+    tool = load_tool('get_flops')
+    model = tool.build_model(osp.join(ROOT, 'configs/rcl_bmn_anet.py'))
+    inputs = torch.randn(1, 400, 100)
+    rows = tool.iteration_table(model, inputs, [0, 1, 5, 10, 15])
+    assert model.refiner.iters == 10
+    flops = {iters: total for iters, total, _ in rows}
+    relative = {iters: rel for iters, _, rel in rows}
+    assert relative[1] == 100.0
+    # Linear in the iterations: the same cost per step.
+    step = flops[5] - flops[1]
+    assert flops[15] - flops[10] == step * 5 // 4
+    # The target: 10 iterations add at most 20% to the 0-iteration model.
+    assert flops[10] <= 1.2 * flops[0]

@@ -1,0 +1,326 @@
+# Copyright (c) rcl_mm contributors. All rights reserved.
+"""G-TAD: GCNeXt, the SGAlign proposal map, the localizer and configs."""
+import importlib.util
+import os.path as osp
+
+import pytest
+import torch
+from mmaction.structures import ActionDataSample
+from mmengine.config import Config
+from mmengine.registry import DefaultScope
+from mmengine.structures import InstanceData
+
+import rcl_mm  # noqa: F401
+from rcl_mm.models import BMNLoss
+from rcl_mm.models.backbones import GTADBackbone
+from rcl_mm.models.backbones.gtad import GCNeXt
+from rcl_mm.ops import knn_graph
+from rcl_mm.registry import MODELS
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+# The slow, direct SGAlign reference lives with the op's tests.
+_spec = importlib.util.spec_from_file_location(
+    'test_sg_align', osp.join(ROOT, 'tests', 'test_ops', 'test_sg_align.py'))
+_op_tests = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_op_tests)
+reference_sg_align = _op_tests.reference_sg_align
+TINY = dict(
+    feat_dim=12,
+    temporal_dim=16,
+    hidden_dim_1d=16,
+    hidden_dim_3d=24,
+    groups=4,
+    width_group=2,
+    num_samples=4,
+    num_context_samples=2,
+    num_samples_per_bin=2)
+
+
+def make_samples(batch, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    samples = []
+    for i in range(batch):
+        num = 1 + i % 3
+        start = torch.rand(num, generator=gen) * 0.7
+        end = (start + 0.05 + torch.rand(num, generator=gen) * 0.3).clamp(
+            max=1.0)
+        sample = ActionDataSample()
+        sample.gt_instances = InstanceData(
+            gt_bbox=torch.stack([start, end], 1))
+        sample.set_metainfo(
+            dict(video_name=f'v_video{i}', duration_second=100.0 + i,
+                 duration_frame=3000 + 7 * i, feature_frame=2992 + 7 * i))
+        samples.append(sample)
+    return samples
+
+
+def make_localizer(**backbone):
+    torch.manual_seed(0)
+    return MODELS.build(
+        dict(
+            type='ProposalMapLocalizer',
+            backbone=dict(type='GTADBackbone', **dict(TINY, **backbone)),
+            head=dict(type='PEMHead', in_channels=24, hidden_channels=8),
+            loss=dict(type='BMNLoss', ratio_range=(1.05, 1e8), eps=1e-6)))
+
+
+def reference_gcnext(block, x):
+    """GCNeXt with the explicit B x 2C x T x k edge tensor, by loops."""
+    batch, channels, temporal_dim = x.shape
+    index = knn_graph(x, block.k)
+    edge = torch.zeros(batch, 2 * channels, temporal_dim, block.k,
+                       dtype=x.dtype)
+    for b in range(batch):
+        for i in range(temporal_dim):
+            for j in range(block.k):
+                neighbour = x[b, :, index[b, i, j]]
+                edge[b, :channels, i, j] = x[b, :, i]
+                edge[b, channels:, i, j] = neighbour - x[b, :, i]
+    semantic = block.sconvs(edge).amax(-1)
+    return (x + block.tconvs(x) + semantic).relu()
+
+
+def test_gcnext_equals_explicit_edge_convolution():
+    torch.manual_seed(0)
+    block = GCNeXt(16, k=3, groups=4, width_group=2).double()
+    x = torch.randn(2, 16, 9, dtype=torch.float64)
+    assert torch.allclose(block(x), reference_gcnext(block, x), atol=1e-12)
+
+
+def test_gcnext_shapes_and_gradients():
+    torch.manual_seed(0)
+    block = GCNeXt(32, k=3, groups=32, width_group=4)
+    x = torch.randn(3, 32, 20, requires_grad=True)
+    out = block(x)
+    assert out.shape == (3, 32, 20)
+    assert float(out.detach().min()) >= 0
+    out.square().sum().backward()
+    for name, param in block.named_parameters():
+        assert param.grad is not None and float(param.grad.abs().sum()) > 0,\
+            name
+    assert float(x.grad.abs().sum()) > 0
+    # The grouped convs: 32 groups of 4 channels, 3-wide in time.
+    assert block.tconvs[2].groups == 32 and block.tconvs[2].kernel_size == (
+        3, )
+    assert block.sconvs[0].in_channels == 64
+
+
+def test_gcnext_semantic_graph_follows_features_not_time():
+    # Snippets far apart in time but equal in features are neighbours, so
+    # the semantic branch reads them; the temporal branch does not.
+    block = GCNeXt(4, k=2, groups=1, width_group=4).double()
+    x = torch.zeros(1, 4, 8, dtype=torch.float64)
+    x[0, :, 0] = x[0, :, 7] = torch.tensor([1., 2., 3., 4.])
+    assert knn_graph(x, 2)[0, 0].tolist() == [0, 7]
+    with torch.no_grad():
+        for conv in block.sconvs[::2]:
+            conv.weight.zero_()
+            conv.bias.zero_()
+        block.sconvs[0].weight[0, 4:] = 1  # sum of x_j - x_i
+        block.sconvs[2].weight[0, 0] = 1
+        block.sconvs[4].weight[:, 0] = 1
+        x[0, 0, 7] = 5.  # x_7 - x_0 sums to 4, x_0 - x_7 to -4
+        index = knn_graph(x, 2)
+        semantic = block.semantic(x, index)
+    assert index[0, 0].tolist() == [0, 7]
+    assert semantic[0, :, 0].tolist() == [4.] * 4
+    assert semantic[0, :, 7].tolist() == [0.] * 4
+
+
+def reference_grid_map(backbone, proposal_feat, context_feat):
+    """G-TAD's grid map by loops over anchors, bins and points."""
+    duration_dim, temporal_dim = backbone.duration_dim, backbone.temporal_dim
+    d, t = torch.meshgrid(
+        torch.arange(duration_dim), torch.arange(temporal_dim),
+        indexing='ij')
+    grid = torch.stack([t, t + d], -1).view(-1, 2).double()
+    sampled = reference_sg_align(proposal_feat, context_feat, grid,
+                                 backbone.num_samples,
+                                 backbone.num_context_samples,
+                                 backbone.num_samples_per_bin)
+    valid = (grid[:, 1] <= temporal_dim - 1).double()
+    weight = backbone.sg_conv.weight.flatten(1)
+    out = torch.einsum('om,bmk->bok', weight, sampled.flatten(1, 2))
+    out = (out * valid + backbone.sg_conv.bias.view(1, -1, 1)).relu()
+    return out.view(out.size(0), -1, duration_dim, temporal_dim)
+
+
+@pytest.mark.parametrize('duration_dim', [None, 6])
+def test_backbone_map_equals_reference(duration_dim):
+    torch.manual_seed(0)
+    backbone = GTADBackbone(**dict(TINY, duration_dim=duration_dim))
+    backbone = backbone.double()
+    x = torch.randn(2, 12, 16, dtype=torch.float64)
+    with torch.no_grad():
+        out = backbone(x)
+        expected = reference_grid_map(backbone, out['proposal_feat'],
+                                      out['context_feat'])
+    duration_dim = duration_dim or 16
+    assert out['proposal_map'].shape == (2, 24, duration_dim, 16)
+    assert torch.allclose(out['proposal_map'], expected, atol=1e-10)
+    assert out['start'].shape == out['end'].shape == (2, 16)
+    assert 0 < float(out['start'].min()) < float(out['start'].max()) < 1
+    # The context is the kNN mean (self included) of the GCNeXt features.
+    index = knn_graph(out['proposal_feat'], 3)
+    assert torch.allclose(
+        out['context_feat'][1, :, 5],
+        out['proposal_feat'][1][:, index[1, 5]].mean(-1))
+    mask = torch.ones(duration_dim, 16)
+    for d in range(duration_dim):
+        mask[d, 16 - d:] = 0
+    assert torch.equal(backbone.valid_mask, mask)
+
+
+def test_segment_features_on_the_grid_equal_the_map():
+    torch.manual_seed(0)
+    backbone = GTADBackbone(**TINY).double()
+    x = torch.randn(2, 12, 16, dtype=torch.float64)
+    cells = [(0, 0), (3, 5), (15, 0), (2, 13)]
+    segments = torch.tensor([[t, t + d + 1.] for d, t in cells],
+                            dtype=torch.float64).expand(2, -1, -1)
+    with torch.no_grad():
+        out = backbone(x)
+        got = backbone.segment_features(out['proposal_feat'], segments)
+    for k, (d, t) in enumerate(cells):
+        assert torch.allclose(got[:, :, k], out['proposal_map'][:, :, d, t],
+                              atol=1e-12)
+
+
+def test_state_dict_has_no_sampling_plan_and_g_tad_shapes():
+    backbone = GTADBackbone(feat_dim=400, temporal_dim=100)
+    keys = backbone.state_dict()
+    assert not any('sample' in k or 'mask' in k for k in keys)
+    # G-TAD's first localisation conv: 256 x (32 + 4) -> 512.
+    assert keys['sg_conv.weight'].shape == (512, 9216, 1, 1)
+    assert keys['base.0.weight'].shape == (256, 100, 3)
+    assert backbone.base[2].tconvs[2].groups == 32
+
+
+def test_thumos_size_builds_and_runs():
+    # T = 256, D = 64 with tiny channels: the contract at G-TAD's THUMOS
+    # grid (the kNN runs on 256 snippets in one chunk).
+    backbone = GTADBackbone(
+        feat_dim=8, temporal_dim=256, duration_dim=64, hidden_dim_1d=32,
+        hidden_dim_3d=8, groups=8, width_group=2, num_samples=8)
+    with torch.no_grad():
+        out = backbone(torch.randn(1, 8, 256))
+    assert out['proposal_map'].shape == (1, 8, 64, 256)
+    assert backbone.valid_mask.shape == (64, 256)
+    assert float(backbone.valid_mask.sum()) == sum(256 - d
+                                                   for d in range(64))
+
+
+def test_localizer_loss_backward_and_predict():
+    model = make_localizer()
+    model.train()
+    samples = make_samples(3)
+    inputs = list(torch.randn(3, 12, 16))
+    losses = model(inputs, samples, mode='loss')
+    values = {k: float(v.detach()) for k, v in losses.items()}
+    assert set(losses) == {
+        'loss_tem_start', 'loss_tem_end', 'loss_pem_reg', 'loss_pem_cls'
+    }
+    assert all(0 < v < float('inf') for v in values.values()), values
+    sum(losses.values()).backward()
+    for name, param in model.named_parameters():
+        assert param.grad is not None and torch.isfinite(param.grad).all(), \
+            name
+    assert float(model.backbone.sg_conv.weight.grad.abs().sum()) > 0
+    model.eval()
+    with torch.no_grad():
+        results = model(inputs, samples, mode='predict')
+        confidence, start, end = model(inputs, None, mode='tensor')
+    assert confidence.shape == (3, 2, 16, 16)
+    assert [r.video_name for r in results] == [s.video_name for s in samples]
+    for i, result in enumerate(results):
+        segments = result.pred_instances.segments
+        assert len(result.proposal_list) == segments.shape[0] > 0
+        assert 0 <= float(segments.min()) and float(segments.max()) <= 100 + i
+
+
+def test_g_tad_loss_settings_equal_g_tads_formulas():
+    # G-TAD's TEM and tIoU classification losses: balanced BCE with an
+    # unclamped ratio and eps = 1e-6, written out here.
+    gen = torch.Generator().manual_seed(0)
+    pred = torch.rand(2, 20, generator=gen)
+    label = torch.zeros(2, 20)
+    label[0, 3] = label[1, 11] = 1.0  # 2 positives of 40: ratio 20
+    label[1, 12] = 0.7  # soft label above 0.5: ratio 40 / 3
+    positive = (label > 0.5).float()
+    ratio = label.numel() / positive.sum()
+    coef_neg, coef_pos = 0.5 * ratio / (ratio - 1), 0.5 * ratio
+    expected = -torch.mean(coef_pos * torch.log(pred + 1e-6) * positive +
+                           coef_neg * torch.log(1 - pred + 1e-6) *
+                           (1 - positive))
+    loss = BMNLoss(ratio_range=(1.05, 1e8), eps=1e-6)
+    got = loss.tem_loss(pred, pred, label, label)
+    assert torch.allclose(got['loss_tem_start'], expected, rtol=1e-6)
+    # One positive of 40: ratio 40, which BMN's clamp (at 21) would change.
+    label = torch.zeros(2, 20)
+    label[1, 0] = 1.0
+    expected = -torch.mean(20 * torch.log(pred + 1e-6) * label +
+                           (20 / 39) * torch.log(1 - pred + 1e-6) *
+                           (1 - label))
+    got = loss.tem_loss(pred, pred, label, label)
+    assert torch.allclose(got['loss_tem_end'], expected, rtol=1e-6)
+    clamped = BMNLoss(eps=1e-6).tem_loss(pred, pred, label, label)
+    assert not torch.allclose(clamped['loss_tem_end'], expected, rtol=1e-3)
+
+
+def build(config):
+    cfg = Config.fromfile(osp.join(ROOT, config))
+    with DefaultScope.overwrite_default_scope(cfg.default_scope):
+        return cfg, MODELS.build(cfg.model)
+
+
+def test_gtad_anet_config_has_g_tads_defaults():
+    cfg, model = build('configs/gtad_anet.py')
+    assert isinstance(model.backbone, GTADBackbone)
+    assert (model.backbone.temporal_dim, model.backbone.duration_dim,
+            model.backbone.feat_dim) == (100, 100, 400)
+    assert cfg.optim_wrapper.optimizer.lr == 0.004
+    assert cfg.train_cfg.max_epochs == 10
+    assert cfg.param_scheduler[0].milestones == [5]
+    assert cfg.auto_scale_lr.base_batch_size == 16
+    assert cfg.model.loss.eps == 1e-6
+
+
+@pytest.mark.parametrize('pair', [
+    ('configs/rcl_gtad_anet.py', 'configs/rcl_bmn_anet.py'),
+    ('configs/demo/rcl_gtad_demo.py', 'configs/demo/rcl_bmn_demo.py'),
+])
+def test_rcl_gtad_is_rcl_bmn_with_the_g_tad_backbone(pair):
+    rcl_gtad, rcl_bmn = (Config.fromfile(osp.join(ROOT, p)) for p in pair)
+    assert rcl_gtad.model.backbone.type == 'GTADBackbone'
+    for key in ('type', 'head', 'refiner', 'loss', 'train_cfg', 'test_cfg'):
+        assert rcl_gtad.model[key] == rcl_bmn.model[key], key
+    for key in ('optim_wrapper', 'param_scheduler', 'train_cfg',
+                'train_dataloader'):
+        assert rcl_gtad[key] == rcl_bmn[key], key
+    _, model = build(pair[0])
+    with torch.no_grad():
+        confidence, start, end = model(torch.randn(1, 400, 100), None,
+                                       mode='tensor')
+    assert confidence.shape == (1, 2, 100, 100)
+
+
+def test_rcl_on_g_tad_reads_exact_segment_features():
+    # RCL's 'exact' head mode reads SGAlign features of continuous segments
+    # through GTADBackbone.segment_features.
+    cfg = Config.fromfile(osp.join(ROOT, 'configs/demo/rcl_gtad_demo.py'))
+    cfg.model.backbone.update(TINY)
+    cfg.model.head.update(in_channels=24, hidden_channels=8,
+                          mlp_channels=8, mode='exact')
+    cfg.model.refiner.update(in_channels=8, stride=2, iters=2)
+    cfg.model.train_cfg.sampler.update(num_random=16, num_jitter=2)
+    torch.manual_seed(0)
+    with DefaultScope.overwrite_default_scope(cfg.default_scope):
+        model = MODELS.build(cfg.model)
+    model.train()
+    losses = model(list(torch.randn(2, 12, 16)), make_samples(2),
+                   mode='loss')
+    values = {k: float(v.detach()) for k, v in losses.items()}
+    assert {'loss_car_reg', 'loss_car_cls'} <= set(values)
+    assert all(0 < v < float('inf') for v in values.values()), values
+    sum(losses.values()).backward()
+    assert float(model.backbone.sg_conv.weight.grad.abs().sum()) > 0

@@ -1,0 +1,310 @@
+# Copyright (c) rcl_mm contributors. All rights reserved.
+"""RCL: CAR head, RRM refiner, localizer, mmaction2 BMN initialisation."""
+import os.path as osp
+
+import pytest
+import torch
+from mmaction.structures import ActionDataSample
+from mmengine.config import Config
+from mmengine.registry import DefaultScope
+from mmengine.runner import load_checkpoint
+from mmengine.structures import InstanceData
+
+import rcl_mm  # noqa: F401
+from mmaction.models import BMN as MMBMN  # noqa: E402,I001
+from rcl_mm.models import (BMNBackbone, RCLHead, RCLLocalizer,  # noqa: E402
+                           RRMRefiner)
+from rcl_mm.models.task_modules import grid_segments  # noqa: E402
+from rcl_mm.registry import MODELS  # noqa: E402
+from rcl_mm.utils import convert_mmaction2_bmn  # noqa: E402
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+T, D, C_IN = 16, 12, 12
+
+
+def tiny_backbone():
+    return BMNBackbone(feat_dim=C_IN, temporal_dim=T, duration_dim=D,
+                       num_samples=4, hidden_dim_1d=16, hidden_dim_3d=24)
+
+
+def tiny_model(mode='nearest', iters=3, **kwargs):
+    torch.manual_seed(0)
+    return RCLLocalizer(
+        backbone=dict(type='BMNBackbone', feat_dim=C_IN, temporal_dim=T,
+                      duration_dim=D, num_samples=4, hidden_dim_1d=16,
+                      hidden_dim_3d=24),
+        head=dict(type='RCLHead', in_channels=24, hidden_channels=8,
+                  mlp_channels=8, mode=mode),
+        refiner=dict(type='RRMRefiner', in_channels=8, hdim=8, cdim=4,
+                     map_channels=4, feat_channels=4, head_channels=4,
+                     stride=2, iters=iters),
+        **kwargs)
+
+
+def make_samples(batch):
+    gts = [[[0.1, 0.4]], [[0.05, 0.2], [0.5, 0.95]], [[0.3, 0.35]]]
+    samples = []
+    for i in range(batch):
+        sample = ActionDataSample()
+        sample.gt_instances = InstanceData(
+            gt_bbox=torch.tensor(gts[i % 3]))
+        sample.set_metainfo(dict(video_name=f'v_{i}', duration_second=20.))
+        samples.append(sample)
+    return samples
+
+
+def randomize(module):
+    """Make the zero-initialised output layers non-zero."""
+    gen = torch.Generator().manual_seed(1)
+    for name, param in module.named_parameters():
+        if param.abs().max() == 0:
+            param.data = 0.3 * torch.randn(param.shape, generator=gen)
+
+
+@pytest.mark.parametrize('mode', ['nearest', 'bilinear', 'exact'])
+def test_grid_cells_scored_as_segments_equal_g0(mode):
+    backbone = tiny_backbone()
+    head = RCLHead(in_channels=24, hidden_channels=8, mlp_channels=8,
+                   mode=mode)
+    randomize(head)
+    feats = backbone(torch.randn(2, C_IN, T))
+    feat = head.features(feats['proposal_map'])
+    g0 = head.grid_logits(feat, feats['proposal_map'])
+    assert g0.shape == (2, 2, D, T)
+    segments = grid_segments(T, D)[None].expand(2, -1, -1)
+    seg_feat = backbone.segment_features(feats['proposal_feat'], segments)
+    logits = head.segment_logits(feat, segments, seg_feat)
+    torch.testing.assert_close(logits.view(2, 2, D, T), g0, rtol=1e-5,
+                               atol=1e-6)
+    torch.testing.assert_close(head(feats['proposal_map']), g0.sigmoid(),
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_coordinates_change_the_score_and_get_gradients():
+    head = RCLHead(in_channels=6, hidden_channels=5, mlp_channels=4)
+    randomize(head)
+    feat = torch.randn(1, 5, 4, 6, dtype=torch.float64, requires_grad=True)
+    head = head.double()
+    # Same nearest cell (d*, t*) = (1, 2), different offsets.
+    segments = torch.tensor([[[2.0, 4.0], [2.3, 4.1]]], dtype=torch.float64)
+    logits = head.segment_logits(feat, segments)
+    assert logits.shape == (1, 2, 2)
+    assert (logits[..., 0] - logits[..., 1]).abs().min() > 1e-6
+    assert torch.autograd.gradcheck(
+        lambda f: head.segment_logits(f, segments), (feat, ))
+
+
+def test_bilinear_mode_interpolates_between_cells():
+    head = RCLHead(in_channels=3, hidden_channels=2, mode='bilinear')
+    feat = torch.arange(2 * 3 * 4, dtype=torch.float32).view(1, 2, 3, 4)
+    # Start 1.5, length 2.5 (d = 1.5): halfway between 4 cells.
+    segments = torch.tensor([[[1.5, 4.0]]])
+    head.car[-1].weight.data.zero_()
+    head.out.weight.data = torch.tensor([[[[1.0]], [[0.0]]],
+                                         [[[0.0]], [[1.0]]]])
+    head.out.bias.data.zero_()
+    logits = head.segment_logits(feat, segments)
+    # Channel c at (d, t) is 12 c + 4 d + t: at (1.5, 1.5) 7.5 and 19.5.
+    torch.testing.assert_close(logits[0, :, 0], torch.tensor([7.5, 19.5]))
+
+
+def test_exact_mode_needs_segment_features():
+    head = RCLHead(in_channels=4, hidden_channels=3, mode='exact')
+    with pytest.raises(ValueError, match='segment_feat'):
+        head.segment_logits(torch.randn(1, 3, 2, 2), torch.ones(1, 1, 2))
+    with pytest.raises(ValueError, match='mode'):
+        RCLHead(mode='nearst')
+
+
+def test_refiner_zero_iterations_is_identity():
+    model = tiny_model(iters=0)
+    randomize(model)
+    x = torch.randn(2, C_IN, T)
+    with torch.no_grad():
+        conf, start, end = model(x, None, mode='tensor')
+        feats = model.backbone(x)
+        g0 = model.head(feats['proposal_map'])
+    assert torch.equal(conf, g0)
+    assert model.refiner(torch.randn(1, 8, D, T), torch.randn(1, 2, D, T),
+                         iters=0) == []
+    losses = model(x, make_samples(2), mode='loss')
+    assert not any(k.startswith('loss_rrm') for k in losses)
+
+
+def test_refiner_steps_shapes_and_gradients():
+    refiner = RRMRefiner(in_channels=5, hdim=6, cdim=3, map_channels=2,
+                         feat_channels=2, head_channels=3, stride=3,
+                         iters=4)
+    feat = torch.randn(2, 5, 7, 8)
+    logits = torch.randn(2, 2, 7, 8)
+    maps = refiner(feat, logits)
+    # Zero-initialised delta head: the map starts unchanged.
+    assert len(maps) == 4 and all(torch.equal(m, logits) for m in maps)
+    randomize(refiner)
+    logits.requires_grad_(True)
+    maps = refiner(feat, logits)
+    assert all(m.shape == (2, 2, 7, 8) for m in maps)
+    assert not torch.equal(maps[0], maps[1])
+    maps[-1].sum().backward()
+    # Each iteration detaches the map: no gradient reaches G_0.
+    assert logits.grad is None
+    for name, param in refiner.named_parameters():
+        assert param.grad is not None and param.grad.abs().sum() > 0, name
+
+
+def test_sequence_loss_weights():
+    refiner = RRMRefiner(in_channels=4, iters=3, gamma=0.8)
+    maps = [torch.zeros(1, 2, 2, 2)] * 3
+
+    def map_loss(conf):
+        return dict(loss_pem_reg=conf.mean(), loss_pem_cls=2 * conf.mean())
+
+    losses = refiner.loss(maps, map_loss)
+    assert sorted(losses) == sorted(
+        f'loss_rrm_it{i}_{p}' for i in (1, 2, 3) for p in ('reg', 'cls'))
+    for i, weight in zip((1, 2, 3), (0.64, 0.8, 1.0)):
+        torch.testing.assert_close(losses[f'loss_rrm_it{i}_reg'],
+                                   torch.tensor(0.5 * weight))
+        torch.testing.assert_close(losses[f'loss_rrm_it{i}_cls'],
+                                   torch.tensor(1.0 * weight))
+
+
+def test_mixed_precision_flag():
+    refiner = RRMRefiner(in_channels=5, hdim=6, cdim=3, stride=2, iters=2,
+                         mixed_precision=True)
+    randomize(refiner)
+    maps = refiner(torch.randn(1, 5, 6, 6), torch.randn(1, 2, 6, 6))
+    assert all(m.dtype == torch.float32 for m in maps)
+    reference = RRMRefiner(in_channels=5, hdim=6, cdim=3, stride=2, iters=2)
+    reference.load_state_dict(refiner.state_dict())
+
+
+@pytest.mark.parametrize('mode', ['nearest', 'bilinear', 'exact'])
+def test_loss_parts_and_gradients(mode):
+    model = tiny_model(mode=mode)
+    randomize(model)
+    losses = model(torch.randn(3, C_IN, T), make_samples(3), mode='loss')
+    expected = {'loss_tem_start', 'loss_tem_end', 'loss_pem_reg',
+                'loss_pem_cls', 'loss_car_reg', 'loss_car_cls'}
+    expected |= {f'loss_rrm_it{i}_{p}' for i in (1, 2, 3)
+                 for p in ('reg', 'cls')}
+    assert set(losses) == expected
+    assert all(torch.isfinite(v) and v >= 0 for v in losses.values())
+    sum(losses.values()).backward()
+    for name, param in model.named_parameters():
+        if name.startswith('backbone.bm_conv') or 'tem_' in name:
+            continue
+        assert param.grad is not None and param.grad.abs().sum() > 0, name
+    assert model.backbone.bm_conv.weight.grad.abs().sum() > 0
+
+
+def test_grid_only_training_has_no_car_loss():
+    model = tiny_model(train_cfg=dict(sampler=None))
+    losses = model(torch.randn(1, C_IN, T), make_samples(1), mode='loss')
+    assert not any(k.startswith('loss_car') for k in losses)
+    with pytest.raises(KeyError, match='samplr'):
+        tiny_model(train_cfg=dict(samplr=None))
+
+
+@pytest.mark.parametrize('anchors', ['grid', 'scale_invariant'])
+def test_predict(anchors):
+    model = tiny_model(test_cfg=dict(anchors=anchors, top_k=10,
+                                     num_scales=4)).eval()
+    randomize(model)
+    with torch.no_grad():
+        results = model(torch.randn(3, C_IN, T), make_samples(3),
+                        mode='predict')
+    assert len(results) == 3
+    for result in results:
+        segments = result.pred_instances.segments
+        scores = result.pred_instances.scores
+        assert 0 < len(scores) <= 10
+        assert (scores[:-1] >= scores[1:]).all()
+        assert segments.min() >= 0 and segments.max() <= 20.0 + 1e-4
+        assert (segments[:, 1] > segments[:, 0]).all()
+
+
+def test_scale_invariant_scores_on_the_grid_equal_the_refined_map():
+    model = tiny_model().eval()
+    randomize(model)
+    x = torch.randn(2, C_IN, T)
+    segments = grid_segments(T, D)[None].expand(2, -1, -1)
+    with torch.no_grad():
+        conf_map, start, end = model(x, None, mode='tensor')
+        conf, scores = model.score_segments(x, segments)
+    torch.testing.assert_close(conf.view(2, 2, D, T), conf_map, rtol=1e-5,
+                               atol=1e-6)
+    d = torch.arange(D)[:, None]
+    t = torch.arange(T)[None]
+    end_idx = (t + d + 1).clamp(max=T - 1)
+    expected = (start[:, t.expand(D, T)] * end[:, end_idx] *
+                conf_map[:, 0] * conf_map[:, 1])
+    torch.testing.assert_close(scores.view(2, D, T), expected)
+
+
+def test_mmaction2_bmn_checkpoint_initialises_rcl():
+    """The converted mmaction2 BMN loads by name; the map is BMN's."""
+    torch.manual_seed(0)
+    reference = MMBMN(
+        temporal_dim=T, boundary_ratio=0.5, num_samples=4,
+        num_samples_per_bin=3, feat_dim=C_IN, soft_nms_alpha=0.4,
+        soft_nms_low_threshold=0.5, soft_nms_high_threshold=0.9,
+        post_process_top_k=100, hidden_dim_1d=16, hidden_dim_2d=8,
+        hidden_dim_3d=24).eval()
+    model = RCLLocalizer(
+        backbone=dict(type='BMNBackbone', feat_dim=C_IN, temporal_dim=T,
+                      num_samples=4, hidden_dim_1d=16, hidden_dim_3d=24),
+        head=dict(type='RCLHead', in_channels=24, hidden_channels=8),
+        refiner=dict(type='RRMRefiner', in_channels=8, iters=5)).eval()
+    result = model.load_state_dict(
+        convert_mmaction2_bmn(reference.state_dict()), strict=False)
+    assert result.unexpected_keys == []
+    assert all(k.startswith(('head.car.', 'refiner.'))
+               for k in result.missing_keys)
+    x = torch.randn(2, C_IN, T)
+    with torch.no_grad():
+        expected = reference(list(x), None, mode='tensor')
+        actual = model(x, None, mode='tensor')
+    for got, want in zip(actual, expected):
+        assert float((got - want).abs().max() / want.abs().max()) <= 1e-5
+
+
+def test_from_mmaction2_config_loads_a_converted_checkpoint(tmp_path):
+    cfg = Config.fromfile(
+        osp.join(ROOT, 'configs/rcl_bmn_anet_from_mmaction2.py'))
+    assert cfg.load_from.endswith('bmn_400x100_rcl_mm.pth')
+    # The paper-size model: build it, save a converted mmaction2 BMN of
+    # the same shape and load it the way the Runner does (strict=False).
+    torch.manual_seed(0)
+    reference = MMBMN(
+        temporal_dim=100, boundary_ratio=0.5, num_samples=32,
+        num_samples_per_bin=3, feat_dim=400, soft_nms_alpha=0.4,
+        soft_nms_low_threshold=0.5, soft_nms_high_threshold=0.9,
+        post_process_top_k=100)
+    state = convert_mmaction2_bmn(reference.state_dict())
+    del reference
+    path = str(tmp_path / 'bmn_400x100_rcl_mm.pth')
+    torch.save(dict(state_dict=state, meta={}), path)
+    with DefaultScope.overwrite_default_scope('rcl_mm'):
+        model = MODELS.build(cfg.model)
+    load_checkpoint(model, path, strict=False)
+    loaded = model.state_dict()
+    for key, value in state.items():
+        assert torch.equal(loaded[key], value), key
+
+
+def test_builds_from_an_mmaction2_scope_config():
+    """An mmaction2 config names the localizer with the rcl_mm prefix."""
+    from mmaction.registry import MODELS as MMACTION_MODELS
+    cfg = dict(
+        type='rcl_mm.RCLLocalizer',
+        backbone=dict(type='BMNBackbone', feat_dim=C_IN, temporal_dim=T,
+                      num_samples=4, hidden_dim_1d=16, hidden_dim_3d=24),
+        head=dict(type='RCLHead', in_channels=24, hidden_channels=8),
+        refiner=dict(type='RRMRefiner', in_channels=8, iters=2))
+    with DefaultScope.overwrite_default_scope('mmaction'):
+        model = MMACTION_MODELS.build(cfg)
+    assert type(model) is RCLLocalizer
+    assert model.refiner.iters == 2
+    conf, _, _ = model(torch.randn(1, C_IN, T), None, mode='tensor')
+    assert conf.shape == (1, 2, T, T)

@@ -1,0 +1,281 @@
+# Copyright (c) rcl_mm contributors. All rights reserved.
+"""Ablation of RCL on the demo data: train and test variants over seeds.
+
+Usage:
+  python tools/analysis/ablation.py [--variants bmn rcl ...] [--seeds 0 1 2]
+      [--data-dir data/demo/features] [--work-dir work_dirs/ablation]
+      [--jobs 1] [--summary-only]
+
+Each (variant, seed) trains the demo config with ``randomness.seed`` set
+to the seed and tests it on the demo validation set; its average mAP
+(tIoU 0.5:0.05:0.95, class-agnostic: every label is 'action', with
+mmaction2's ``ActivityNetLocalization``) goes to
+``WORK_DIR/<variant>/seed<k>/result.json``, so an interrupted run resumes
+(runs whose log is younger than 5 minutes are taken to be still going and
+are skipped; a trained run whose test did not finish is only re-tested)
+and ``--summary-only`` tabulates whatever has finished. Test-only
+variants (other inference settings) reuse the checkpoint of their base
+variant.
+The table gives mean and standard deviation (ddof = 1) over seeds.
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+BMN_DEMO = 'configs/demo/bmn_demo.py'
+RCL_DEMO = 'configs/demo/rcl_bmn_demo.py'
+# name -> (config, training overrides, base variant of a test-only
+# variant or None, test overrides). The demo RCL runs 5 RRM iterations.
+VARIANTS = {
+    'bmn': (BMN_DEMO, {}, None, {}),
+    'rcl': (RCL_DEMO, {}, None, {}),
+    'rcl_si_anchors': (RCL_DEMO, {}, 'rcl', {
+        'model.test_cfg.anchors': 'scale_invariant'
+    }),
+    'rcl_iters0': (RCL_DEMO, {'model.refiner.iters': 0}, None, {}),
+    'rcl_iters1': (RCL_DEMO, {'model.refiner.iters': 1}, None, {}),
+    'rcl_iters10': (RCL_DEMO, {'model.refiner.iters': 10}, None, {}),
+    'rcl_iters15': (RCL_DEMO, {'model.refiner.iters': 15}, None, {}),
+    'rcl_bilinear': (RCL_DEMO, {'model.head.mode': 'bilinear'}, None, {}),
+    'rcl_exact': (RCL_DEMO, {'model.head.mode': 'exact'}, None, {}),
+    'rcl_grid_sampling': (RCL_DEMO, {'model.train_cfg.sampler': None}, None,
+                          {}),
+}
+# A log younger than this belongs to a run that is still going.
+RUNNING_SECONDS = 300
+DEFAULT_ORDER = [
+    'bmn', 'rcl', 'rcl_si_anchors', 'rcl_iters0', 'rcl_iters10',
+    'rcl_grid_sampling', 'rcl_bilinear', 'rcl_exact', 'rcl_iters1',
+    'rcl_iters15'
+]
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--variants', nargs='+', default=DEFAULT_ORDER,
+                        choices=sorted(VARIANTS))
+    parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
+    parser.add_argument('--data-dir', default='data/demo/features')
+    parser.add_argument('--work-dir', default='work_dirs/ablation')
+    parser.add_argument('--jobs', type=int, default=1,
+                        help='runs in parallel (each with its own process)')
+    parser.add_argument('--summary-only', action='store_true')
+    parser.add_argument('--run-one', nargs=2, metavar=('VARIANT', 'SEED'),
+                        help=argparse.SUPPRESS)
+    return parser.parse_args()
+
+
+def class_agnostic_map(results_file, ann_file, out_dir):
+    """Average mAP at tIoU 0.5:0.05:0.95 with every label 'action'.
+
+    Args:
+        results_file (str): ``{'results': {video_id: [{'segment',
+            'score'}]}}`` as the test evaluator dumps it.
+        ann_file (str): mmaction2 annotations (``v_<id>`` keys).
+        out_dir (str): Where the two official-format files are written.
+
+    Returns:
+        dict: ``average_mAP`` and ``mAP@<t>`` per threshold, in percent.
+    """
+    from mmaction.evaluation.functional import ActivityNetLocalization
+    with open(ann_file) as f:
+        annotations = json.load(f)
+    # mmaction2's evaluator reads its own annotation layout (``v_<id>``
+    # keys, the prefix stripped) rather than the official database file.
+    agnostic = {
+        name: dict(annotations=[
+            dict(segment=a['segment'], label='action')
+            for a in info['annotations']
+        ])
+        for name, info in annotations.items()
+    }
+    with open(results_file) as f:
+        results = json.load(f)['results']
+    preds = {
+        video_id: [dict(d, label='action') for d in dets]
+        for video_id, dets in results.items()
+    }
+    gt_file = osp.join(out_dir, 'gt_agnostic.json')
+    pred_file = osp.join(out_dir, 'pred_agnostic.json')
+    with open(gt_file, 'w') as f:
+        json.dump(agnostic, f)
+    with open(pred_file, 'w') as f:
+        json.dump(dict(results=preds), f)
+    thresholds = np.linspace(0.5, 0.95, 10)
+    evaluator = ActivityNetLocalization(gt_file, pred_file, thresholds)
+    maps, average = evaluator.evaluate()
+    metrics = {'average_mAP': 100 * float(average)}
+    for t, value in zip(thresholds, maps):
+        metrics[f'mAP@{t:.2f}'] = 100 * float(value)
+    return metrics
+
+
+def results_file(cfg):
+    """Where the test evaluator writes the results JSON.
+
+    ``dump`` of our ``TADMetric``, or ``dump_config.out`` of mmaction2's
+    ``ANetMetric``.
+    """
+    evaluators = cfg.test_evaluator
+    if not isinstance(evaluators, (list, tuple)):
+        evaluators = [evaluators]
+    for evaluator in evaluators:
+        if evaluator.get('dump'):
+            return evaluator['dump']
+        if evaluator.get('dump_config', {}).get('out'):
+            return evaluator['dump_config']['out']
+    raise KeyError('The test evaluator writes no results file; set '
+                   "dump='results.json' (TADMetric).")
+
+
+def data_options(data_dir):
+    """Point every dataloader of a demo config at ``data_dir``."""
+    options = {}
+    for split, ann in (('train', 'anet_anno_train.json'),
+                       ('val', 'anet_anno_val.json'),
+                       ('test', 'anet_anno_val.json')):
+        options[f'{split}_dataloader.dataset.ann_file'] = osp.join(
+            data_dir, ann)
+        options[f'{split}_dataloader.dataset.data_prefix.video'] = osp.join(
+            data_dir, 'csv_mean_100')
+    return options
+
+
+def run_one(variant, seed, data_dir, work_dir):
+    """Train (or reuse) and test one variant with one seed."""
+    from mmengine.runner import Runner
+
+    from rcl_mm.utils.launch import prepare_config
+    config, train_options, base, test_options = VARIANTS[variant]
+    run_dir = osp.join(work_dir, variant, f'seed{seed}')
+    os.makedirs(run_dir, exist_ok=True)
+    options = data_options(data_dir)
+    options.update(train_options)
+    options.update(test_options)
+    options['randomness.seed'] = seed
+    cfg = prepare_config(osp.join(ROOT, config), work_dir=run_dir,
+                         cfg_options=options)
+    tic = time.time()
+    earlier_seconds = 0.0
+    if base is not None:
+        checkpoint = osp.join(work_dir, base, f'seed{seed}', 'final.pth')
+        if not osp.exists(checkpoint):
+            raise FileNotFoundError(f'{variant} tests the checkpoint of '
+                                    f'{base}; run {base} first.')
+        cfg.load_from = checkpoint
+        runner = Runner.from_cfg(cfg)
+    elif osp.exists(osp.join(run_dir, 'final.pth')):
+        # Trained before, but the test or the evaluation did not finish.
+        cfg.load_from = osp.join(run_dir, 'final.pth')
+        train_seconds = osp.join(run_dir, 'train_seconds.json')
+        if osp.exists(train_seconds):
+            with open(train_seconds) as f:
+                earlier_seconds = json.load(f)
+        runner = Runner.from_cfg(cfg)
+    else:
+        runner = Runner.from_cfg(cfg)
+        runner.train()
+        runner.save_checkpoint(run_dir, 'final.pth', save_optimizer=False,
+                               save_param_scheduler=False)
+        with open(osp.join(run_dir, 'train_seconds.json'), 'w') as f:
+            json.dump(time.time() - tic, f)
+    runner.test()
+    metrics = class_agnostic_map(results_file(cfg),
+                                 osp.join(data_dir, 'anet_anno_val.json'),
+                                 run_dir)
+    metrics['seconds'] = time.time() - tic + earlier_seconds
+    with open(osp.join(run_dir, 'result.json'), 'w') as f:
+        json.dump(metrics, f, indent=1)
+    return metrics
+
+
+def summarize(variants, seeds, work_dir):
+    """Mean +- std of average mAP (and mAP@0.5, @0.75) per variant."""
+    lines = [
+        '| variant | seeds | avg mAP | mAP@0.5 | mAP@0.75 | s / run |',
+        '|---|---|---|---|---|---|'
+    ]
+    for variant in variants:
+        runs = []
+        for seed in seeds:
+            path = osp.join(work_dir, variant, f'seed{seed}', 'result.json')
+            if osp.exists(path):
+                with open(path) as f:
+                    runs.append(json.load(f))
+        if not runs:
+            lines.append(f'| {variant} | 0 | - | - | - | - |')
+            continue
+
+        def stat(key):
+            values = np.array([r[key] for r in runs])
+            std = values.std(ddof=1) if len(values) > 1 else float('nan')
+            return f'{values.mean():.2f} ± {std:.2f}'
+
+        seconds = np.mean([r['seconds'] for r in runs])
+        lines.append(f'| {variant} | {len(runs)} | {stat("average_mAP")} | '
+                     f'{stat("mAP@0.50")} | {stat("mAP@0.75")} | '
+                     f'{seconds:.0f} |')
+    return '\n'.join(lines)
+
+
+def main():
+    args = parse_args()
+    data_dir = osp.join(ROOT, args.data_dir)
+    work_dir = osp.join(ROOT, args.work_dir)
+    if args.run_one:
+        run_one(args.run_one[0], int(args.run_one[1]), data_dir, work_dir)
+        return
+    if not args.summary_only:
+        if not osp.exists(osp.join(data_dir, 'anet_anno_val.json')):
+            from rcl_mm.datasets.synthetic import synthesize_demo_dataset
+            synthesize_demo_dataset(data_dir)
+        # Variants outermost, in order of importance: a partial run has
+        # the main comparisons over all seeds first.
+        jobs = [(v, s) for v in args.variants for s in args.seeds]
+
+        def launch(job):
+            variant, seed = job
+            done = osp.join(work_dir, variant, f'seed{seed}', 'result.json')
+            log = osp.join(work_dir, f'{variant}_seed{seed}.log')
+            if osp.exists(done) or (osp.exists(log) and time.time() -
+                                    osp.getmtime(log) < RUNNING_SECONDS):
+                # Finished, or still running from an earlier invocation
+                # (its log was written to recently).
+                return
+            os.makedirs(work_dir, exist_ok=True)
+            with open(log, 'w') as f:
+                subprocess.run([
+                    sys.executable, __file__, '--run-one', variant,
+                    str(seed), '--data-dir', args.data_dir, '--work-dir',
+                    args.work_dir
+                ], stdout=f, stderr=subprocess.STDOUT, cwd=ROOT)
+            print(f'{variant} seed {seed}: '
+                  f'{"done" if osp.exists(done) else "FAILED, see " + log}',
+                  flush=True)
+
+        if args.jobs == 1:
+            for job in jobs:
+                launch(job)
+        else:
+            # Test-only variants wait for their base in the same worker
+            # only if ordered after it; with several workers keep them
+            # for a second pass.
+            first = [j for j in jobs if VARIANTS[j[0]][2] is None]
+            second = [j for j in jobs if VARIANTS[j[0]][2] is not None]
+            with ThreadPoolExecutor(args.jobs) as pool:
+                list(pool.map(launch, first))
+            for job in second:
+                launch(job)
+    print(summarize(args.variants, args.seeds, work_dir))
+
+
+if __name__ == '__main__':
+    main()
