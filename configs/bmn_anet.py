@@ -1,6 +1,6 @@
 # BMN on real ActivityNet v1.3 features (CUHK TSN csv_mean_100, 400-d,
 # T = D = 100), the paper's setting. Set the data paths with
-# --cfg-options, e.g. data_root=... (see docs/data_preparation.md).
+# --cfg-options, see docs/data_preparation.md.
 _base_ = [
     '_base_/models/bmn_400x100.py', '_base_/datasets/anet_feature.py',
     '_base_/schedules/adam_9e.py', '_base_/default_runtime.py'

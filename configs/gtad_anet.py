@@ -2,7 +2,7 @@
 # T = D = 100), G-TAD's setting: Adam, lr 4e-3, weight decay 1e-4,
 # batch 16 (2 GPUs x 8), 10 epochs, lr x 0.1 after epoch 5, gradient norm
 # clipped at 1 (G-TAD's gtad_train.py). Set the data paths with
-# --cfg-options, e.g. data_root=... (see docs/data_preparation.md).
+# --cfg-options, see docs/data_preparation.md.
 _base_ = [
     '_base_/models/gtad_400x100.py', '_base_/datasets/anet_feature.py',
     '_base_/schedules/adam_9e.py', '_base_/default_runtime.py'
