@@ -11,7 +11,9 @@ from rcl_mm.evaluation.functional import (
     bin_index, detad_breakdown, detection_map, fuse_class_scores,
     load_class_scores, load_ground_truth, load_predictions, plot_breakdown,
     predictions_from_results)
-from rcl_mm.evaluation.functional.io import _fast_parse_results
+from rcl_mm.evaluation.functional.io import (_distinct_strings,
+                                             _fast_parse_results,
+                                             _parse_in_two, write_json_atomic)
 
 
 def write(path, content, **kwargs):
@@ -63,6 +65,92 @@ def test_unusual_files_go_through_json(tmp_path):
         {'score': 1, 'segment': [0, 1]}]}})
     with pytest.raises(ValueError, match='have no "label"'):
         load_predictions(proposals, require_labels=True)
+
+
+def big_results(num_videos=3000, per_video=20, seed=0):
+    """About 5 MiB of results: labels that share their first and last
+    8 bytes and length, ids that look like numbers, labels in only some
+    videos of the second half."""
+    rng = np.random.default_rng(seed)
+    names = ['Playing the violin', 'Playing the guitar', 'Playing bagpipes',
+             'x', 'ab', '1e5', '']
+    results = {}
+    for v in range(num_videos):
+        dets = []
+        for _ in range(per_video):
+            s, e = sorted(rng.uniform(0, 100, 2))
+            name = names[rng.integers(3 if v < num_videos // 2 else 7)]
+            dets.append({'label': name, 'score': float(rng.random()),
+                         'segment': [s, e]})
+        results[str(10 ** 6 + v)] = dets
+    return {'version': 'VERSION 1.3', 'results': results,
+            'external_data': {'used': True, 'details': [1, 2]}}
+
+
+@pytest.mark.parametrize('kwargs', [{}, {'indent': 1}])
+def test_two_process_reader_equals_one(tmp_path, kwargs):
+    data = big_results()
+    text = json.dumps(data, **kwargs).encode()
+    assert len(text) > 4 << 20
+    two = _parse_in_two(text)
+    assert two is not None
+    ref = predictions_from_results(data)
+    assert two.video_ids == ref.video_ids
+    np.testing.assert_array_equal(two.video_index, ref.video_index)
+    np.testing.assert_array_equal(two.segments, ref.segments)
+    np.testing.assert_array_equal(two.scores, ref.scores)
+    assert [two.label_names[i] for i in two.labels] == \
+        [ref.label_names[i] for i in ref.labels]
+    # A label that appears only in the second half is numbered after the
+    # first half's, in order of first appearance, as json gives them.
+    assert two.label_names == ref.label_names
+    path = tmp_path / 'r.json'
+    path.write_bytes(text)
+    loaded = load_predictions(str(path), workers=2)
+    np.testing.assert_array_equal(loaded.scores, ref.scores)
+
+
+def test_two_process_reader_refuses_what_it_cannot_split():
+    data = big_results()
+    text = json.dumps(data).encode()
+    assert _parse_in_two(text[:1000]) is None  # small: one process
+    # The results object ends before the middle: the cut would fall in
+    # another object, whose half is not a results object.
+    filler = {'notes': [[i, 'x'] for i in range(400000)]}
+    tail_heavy = json.dumps({'results': {'a': [
+        {'label': 'A', 'score': 1, 'segment': [0, 1]}]}, **filler}).encode()
+    assert len(tail_heavy) > 4 << 20
+    assert _parse_in_two(tail_heavy) is None
+    # A video in both halves is refused too.
+    dup = text.replace(b'"1001499"', b'"1002999"', 1)
+    assert _parse_in_two(dup) is None
+
+
+def test_distinct_strings_exact_on_shared_keys():
+    # Same length, same first and last 8 bytes, different middles.
+    words = [b'abcdefgh_1_stuvwxyz', b'abcdefgh_2_stuvwxyz', b'ab', b'',
+             b'abcdefgh_1_stuvwxyz', b'abcdefghi', b'abcdefgh_2_stuvwxyz']
+    text = b'"' + b'""'.join(words) + b'"'
+    starts, ends, at = [], [], 0
+    for w in words:
+        starts.append(at + 1)
+        ends.append(at + 1 + len(w))
+        at += len(w) + 2
+    arr = np.frombuffer(text, np.uint8)
+    names, index = _distinct_strings(text, arr, np.array(starts),
+                                     np.array(ends))
+    assert names == [w.decode() for w in dict.fromkeys(words)]
+    assert [names[i] for i in index] == [w.decode() for w in words]
+
+
+def test_write_json_atomic_leaves_no_partial_file(tmp_path):
+    path = tmp_path / 'sub' / 'm.json'
+    write_json_atomic(str(path), {'a': 1})
+    assert json.loads(path.read_text()) == {'a': 1}
+    with pytest.raises(TypeError):
+        write_json_atomic(str(path), {'a': object()})
+    assert json.loads(path.read_text()) == {'a': 1}
+    assert sorted(p.name for p in path.parent.iterdir()) == ['m.json']
 
 
 def test_fuse_class_scores_hand_computed():

@@ -14,7 +14,7 @@ whole run takes seconds.
 """
 import argparse
 import importlib.util
-import json
+import os
 import os.path as osp
 import sys
 import warnings
@@ -67,6 +67,10 @@ def parse_args(argv=None):
         '--breakdown', action='store_true',
         help='average mAP per DETAD coverage / length bin, and a bar '
         'chart PNG next to --out (or breakdown.png)')
+    parser.add_argument(
+        '--workers', type=int, default=min(2, os.cpu_count() or 1),
+        help='processes that read the predictions (2: a forked process '
+        'reads half of a large file)')
     parser.add_argument('--out', help='write the metrics as JSON here')
     return parser.parse_args(argv)
 
@@ -75,8 +79,9 @@ def evaluate(args, fn):
     """Run the evaluation; returns (metrics dict, printable tables)."""
     subset = args.subset or ('test' if args.dataset == 'thumos14' else
                              'validation')
+    preds = fn.load_predictions(args.pred, require_labels=not args.proposals,
+                                workers=args.workers)
     gt = fn.load_ground_truth(args.gt, subset)
-    preds = fn.load_predictions(args.pred, require_labels=not args.proposals)
     tables = []
     if args.proposals:
         result = fn.average_recall_vs_proposals(gt, preds,
@@ -118,11 +123,11 @@ def evaluate(args, fn):
 
 def main(argv=None):
     args = parse_args(argv)
-    metrics, tables = evaluate(args, _functional())
+    fn = _functional()
+    metrics, tables = evaluate(args, fn)
     print('\n'.join(tables))
     if args.out:
-        with open(args.out, 'w') as f:
-            json.dump(metrics, f, indent=2)
+        fn.write_json_atomic(args.out, metrics, indent=2)
 
 
 if __name__ == '__main__':

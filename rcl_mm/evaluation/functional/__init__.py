@@ -15,7 +15,7 @@ from .fusion import (THUMOS14_UCF101_ID, ClassScores, fuse_class_scores,
 from .io import (GroundTruth, Predictions, ground_truth_from_videos,
                  load_ground_truth, load_predictions,
                  predictions_from_results, results_json, strip_video_prefix,
-                 video_rows)
+                 video_rows, write_json_atomic)
 from .proposal import AR_AN, ar_at_an, average_recall_vs_proposals
 from .tiou import paired_segment_iou, segment_iou
 
@@ -29,5 +29,5 @@ __all__ = [
     'detection_summary', 'ground_truth_from_videos', 'interpolated_ap',
     'load_ground_truth', 'load_predictions', 'match_detections',
     'paired_segment_iou', 'predictions_from_results', 'results_json',
-    'segment_iou', 'strip_video_prefix', 'video_rows'
+    'segment_iou', 'strip_video_prefix', 'video_rows', 'write_json_atomic'
 ]
