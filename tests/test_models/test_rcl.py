@@ -177,6 +177,24 @@ def test_mixed_precision_flag():
     assert all(m.dtype == torch.float32 for m in maps)
     reference = RRMRefiner(in_channels=5, hdim=6, cdim=3, stride=2, iters=2)
     reference.load_state_dict(refiner.state_dict())
+    torch.manual_seed(2)
+    feat, logits = torch.randn(1, 5, 6, 6), torch.randn(1, 2, 6, 6)
+    fast, exact = refiner(feat, logits), reference(feat, logits)
+    for a, b in zip(fast, exact):
+        # bf16 keeps about 3 significant digits.
+        torch.testing.assert_close(a, b, atol=5e-2, rtol=5e-2)
+
+
+def test_float32_refiner_under_outer_bf16_autocast():
+    """Whole-model bf16 autocast hands the float32 refiner bf16 input."""
+    model = tiny_model()
+    randomize(model)
+    inputs, samples = torch.randn(2, C_IN, T), make_samples(2)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        losses = model(inputs, samples, mode='loss')
+    assert all(torch.isfinite(v) for v in losses.values())
+    sum(losses.values()).backward()
+    assert model.refiner.cnet.weight.grad.abs().sum() > 0
 
 
 @pytest.mark.parametrize('mode', ['nearest', 'bilinear', 'exact'])

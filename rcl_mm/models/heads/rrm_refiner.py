@@ -149,6 +149,10 @@ class RRMRefiner(BaseModule):
         if iters == 0:
             return []
         size = logits.shape[-2:]
+        if not self.mixed_precision:
+            # An outer autocast (e.g. bf16 training) may hand us half
+            # features; this region runs in float32 by design.
+            feat = feat.float()
         with self._autocast(feat.device):
             coarse = self._pool(feat)
             net, inp = torch.split(self.cnet(coarse), [self.hdim, self.cdim],
