@@ -32,6 +32,8 @@ import numpy as np
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 BMN_DEMO = 'configs/demo/bmn_demo.py'
 RCL_DEMO = 'configs/demo/rcl_bmn_demo.py'
+GTAD_DEMO = 'configs/demo/gtad_demo.py'
+RCL_GTAD_DEMO = 'configs/demo/rcl_gtad_demo.py'
 # name -> (config, training overrides, base variant of a test-only
 # variant or None, test overrides). The demo RCL runs 5 RRM iterations.
 VARIANTS = {
@@ -48,13 +50,15 @@ VARIANTS = {
     'rcl_exact': (RCL_DEMO, {'model.head.mode': 'exact'}, None, {}),
     'rcl_grid_sampling': (RCL_DEMO, {'model.train_cfg.sampler': None}, None,
                           {}),
+    'gtad': (GTAD_DEMO, {}, None, {}),
+    'rcl_gtad': (RCL_GTAD_DEMO, {}, None, {}),
 }
 # A log younger than this belongs to a run that is still going.
 RUNNING_SECONDS = 300
 DEFAULT_ORDER = [
     'bmn', 'rcl', 'rcl_si_anchors', 'rcl_iters0', 'rcl_iters10',
-    'rcl_grid_sampling', 'rcl_bilinear', 'rcl_exact', 'rcl_iters1',
-    'rcl_iters15'
+    'rcl_grid_sampling', 'rcl_bilinear', 'gtad', 'rcl_gtad', 'rcl_exact',
+    'rcl_iters1', 'rcl_iters15'
 ]
 
 
