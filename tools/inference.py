@@ -5,10 +5,14 @@ Usage: python tools/inference.py FEATURES --config C --checkpoint P
        [--duration S] [--class-scores F] [--out-dir D] [--device cpu]
 
 FEATURES is a ``.csv`` (T x C with one header row) or ``.npy`` (T x C) file,
-or a folder of them; any T (features are resized to the config's T). For
-each video, ``D/<video>.json`` holds the detections and ``D/<video>.png``
+or a folder of them; any T. Features are resized to the config's T, or,
+when the config is windowed (THUMOS14, see docs/thumos.md), cut into
+windows that run ``--batch-size`` at a time and are merged before
+Soft-NMS, so a video of any length runs in bounded memory. For each
+video, ``D/<video>.json`` holds the detections and ``D/<video>.png``
 draws them on a timeline. Without ``--duration``, segments are in snippets
-of the feature file.
+of the feature file (windowed configs: seconds at the config's
+snippet_stride / fps).
 """
 import argparse
 import json
@@ -42,7 +46,9 @@ def parse_args():
         help='classes per video with --class-scores')
     parser.add_argument('--out-dir', default='inference_results')
     parser.add_argument('--device', default='cpu')
-    parser.add_argument('--batch-size', type=int, default=8)
+    parser.add_argument(
+        '--batch-size', type=int, default=8,
+        help='videos (windowed configs: windows) per forward pass')
     parser.add_argument(
         '--top-k', type=int, default=10, help='detections drawn per video')
     parser.add_argument(

@@ -4,5 +4,5 @@ from .inference import (detect_actions, init_localizer, list_feature_files,
 
 __all__ = [
     'detect_actions', 'init_localizer', 'list_feature_files',
-    'load_video_features'
+    'load_video_features', 'detect_windowed', 'window_settings'
 ]

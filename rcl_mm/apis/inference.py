@@ -11,7 +11,13 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from mmengine.runner import load_checkpoint
 
+from rcl_mm.datasets.thumos_annotations import window_starts
 from rcl_mm.datasets.transforms import LoadSnippetFeature, resize_feature
+from rcl_mm.evaluation.metrics.tad_metric import MERGE_DEFAULTS
+from rcl_mm.models.task_modules import (merge_window_proposals,
+                                        window_proposals)
+from rcl_mm.models.localizers.state_dict_check import \
+    CheckpointMismatchError
 from rcl_mm.registry import MODELS
 
 FEATURE_EXTENSIONS = ('.csv', '.npy')
@@ -39,7 +45,12 @@ def init_localizer(config: Union[str, Config],
                                                       'rcl_mm')):
         model = MODELS.build(cfg.model)
     if checkpoint is not None:
-        load_checkpoint(model, checkpoint, map_location='cpu', strict=True)
+        try:
+            load_checkpoint(model, checkpoint, map_location='cpu',
+                            strict=True)
+        except CheckpointMismatchError as e:
+            # The model raises without knowing the file: name it.
+            raise CheckpointMismatchError(f'{checkpoint}: {e}') from e
     model.cfg = cfg
     return model.to(device).eval()
 
@@ -81,6 +92,103 @@ def load_video_features(path: str, feat_dim: int) -> np.ndarray:
     return results['raw_feature']
 
 
+#: Defaults of the windowed path (THUMOS14 practice, see TADMetric).
+WINDOW_DEFAULTS = dict(window_overlap=128, snippet_stride=5, fps=30.0)
+
+
+def window_settings(cfg: Config) -> Optional[dict]:
+    """The sliding-window settings of a config, None if it resizes.
+
+    A config is windowed when its test dataset has ``window_overlap``
+    (:class:`rcl_mm.datasets.ThumosFeatureDataset`). Returns
+    ``window_overlap``, ``snippet_stride``, ``fps`` (from the test dataset)
+    and ``merge`` (the test evaluator's ``merge_windows``).
+    """
+    loader = cfg.get('test_dataloader') or {}
+    dataset = dict(loader.get('dataset') or {})
+    if 'window_overlap' not in dataset:
+        return None
+    settings = {k: dataset.get(k, v) for k, v in WINDOW_DEFAULTS.items()}
+    evaluator = cfg.get('test_evaluator')
+    merge = {}
+    if isinstance(evaluator, dict):
+        merge = dict(evaluator.get('merge_windows') or {})
+    settings['merge'] = dict(MERGE_DEFAULTS, **merge)
+    return settings
+
+
+def _snippet_array(path: str, feat_dim: int) -> np.ndarray:
+    """``T x C`` features; ``.npy`` memory-mapped (read window by window).
+    """
+    name = osp.splitext(osp.basename(path))[0]
+    if not path.endswith('.npy'):
+        return load_video_features(path, feat_dim).T
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'Feature file {path} does not exist.')
+    feature = np.load(path, mmap_mode='r', allow_pickle=False)
+    if feature.ndim != 2 or feature.shape[1] != feat_dim \
+            or feature.shape[0] < 1:
+        raise ValueError(
+            f'Feature file {path} (video {name}) holds shape '
+            f'{feature.shape}; expected T x {feat_dim} with T >= 1.')
+    return feature
+
+
+@torch.no_grad()
+def detect_windowed(model: torch.nn.Module, features: np.ndarray,
+                    snippet_seconds: float, window_overlap: int,
+                    merge: dict, batch_size: int = 8,
+                    name: str = '<video>') -> np.ndarray:
+    """Detections of one long video by sliding windows.
+
+    The windows of :func:`window_starts` (every snippet covered) go
+    through the model ``batch_size`` at a time; of each window only the
+    ``test_cfg['window_top_k']`` best candidates are kept, in video seconds
+    (:func:`window_proposals`), then all are suppressed together
+    (:func:`merge_window_proposals` with ``merge``). Memory is bounded by
+    the window batch and the kept candidates, not by the video length
+    (``.npy`` features are read window by window).
+
+    Args:
+        model (nn.Module): A localizer with ``temporal_dim`` = window size.
+        features (np.ndarray): ``T_video x C`` (may be memory-mapped).
+        snippet_seconds (float): Seconds per snippet.
+        window_overlap (int): Snippets shared by consecutive windows.
+        merge (dict): Arguments of :func:`merge_window_proposals`.
+        batch_size (int): Windows per forward pass.
+        name (str): Video name for messages.
+
+    Returns:
+        np.ndarray: M x 3 (start, end seconds, score), by score.
+    """
+    device = next(model.parameters()).device
+    size = model.temporal_dim
+    num_snippets = features.shape[0]
+    starts = window_starts(num_snippets, size, size - window_overlap)
+    kept = []
+    for begin in range(0, len(starts), batch_size):
+        batch = starts[begin:begin + batch_size].tolist()
+        inputs = np.zeros((len(batch), features.shape[1], size),
+                          dtype=np.float32)
+        for i, start in enumerate(batch):
+            window = np.asarray(features[start:start + size],
+                                dtype=np.float32)
+            if not np.isfinite(window).all():
+                raise ValueError(f'Video {name}: NaN or Inf features in '
+                                 f'snippets {start}..{start + size - 1}.')
+            inputs[i, :, :window.shape[0]] = window.T
+        inputs = torch.from_numpy(inputs).to(device)
+        segments, scores, valid = model.window_candidates(inputs)
+        kept.extend(
+            window_proposals(
+                segments, scores, valid, batch,
+                [min(size, num_snippets - s) for s in batch], size,
+                [snippet_seconds] * len(batch),
+                model.test_cfg['window_top_k']))
+    merged = merge_window_proposals([torch.cat(kept)], **merge)[0]
+    return merged.cpu().numpy()
+
+
 @torch.no_grad()
 def detect_actions(model: torch.nn.Module,
                    feature_files: Sequence[str],
@@ -88,6 +196,13 @@ def detect_actions(model: torch.nn.Module,
                    batch_size: int = 8,
                    progress: bool = False) -> List[dict]:
     """Detections for the videos of ``feature_files``.
+
+    When the model's config is windowed (:func:`window_settings`, e.g.
+    THUMOS14), every video runs by sliding windows
+    (:func:`detect_windowed`, ``batch_size`` windows at a time) and its
+    segments are in seconds: ``duration / T_video`` per snippet with a
+    duration, else the config's ``snippet_stride / fps``. Otherwise the
+    features are resized to the model's T.
 
     Args:
         model (nn.Module): From :func:`init_localizer`.
@@ -113,6 +228,25 @@ def detect_actions(model: torch.nn.Module,
         from mmengine.utils import ProgressBar
         bar = ProgressBar(len(feature_files))
     outputs = []
+    windows = (window_settings(model.cfg)
+               if getattr(model, 'cfg', None) is not None else None)
+    if windows is not None:
+        for path in feature_files:
+            name = osp.splitext(osp.basename(path))[0]
+            features = _snippet_array(path, feat_dim)
+            num_snippets = features.shape[0]
+            step = (durations[name] / num_snippets if name in durations
+                    else windows['snippet_stride'] / windows['fps'])
+            dets = detect_windowed(model, features, step,
+                                   windows['window_overlap'],
+                                   windows['merge'], batch_size, name)
+            outputs.append(
+                dict(video_name=name, unit='seconds',
+                     duration=num_snippets * step, segments=dets[:, :2],
+                     scores=dets[:, 2]))
+            if bar is not None:
+                bar.update()
+        return outputs
     for begin in range(0, len(feature_files), batch_size):
         files = feature_files[begin:begin + batch_size]
         inputs, samples = [], []

@@ -1,4 +1,8 @@
 # Copyright (c) rcl_mm contributors. All rights reserved.
-from .loading import LoadSnippetFeature, ResizeFeature, resize_feature
+from .loading import (LoadSnippetFeature, LoadWindowFeature, ResizeFeature,
+                      resize_feature)
 
-__all__ = ['LoadSnippetFeature', 'ResizeFeature', 'resize_feature']
+__all__ = [
+    'LoadSnippetFeature', 'LoadWindowFeature', 'ResizeFeature',
+    'resize_feature'
+]

@@ -212,3 +212,75 @@ class ResizeFeature(BaseTransform):
 
     def __repr__(self) -> str:
         return f'{self.__class__.__name__}(temporal_dim={self.temporal_dim})'
+
+
+@TRANSFORMS.register_module()
+class LoadWindowFeature(LoadSnippetFeature):
+    """Load the snippets of one window of a video, zero-padded.
+
+    Reads rows ``window_start .. window_start + window_size`` of the
+    ``T_video x C`` file named by ``results['feature_path']`` (``.npy``
+    files are memory-mapped, so only the window is read; a ``.csv`` is
+    read whole) and zero-pads past the end of the video. The file must
+    have ``num_snippets`` rows, the count the windows were cut from.
+
+    Required keys: ``feature_path``, ``window_start``, ``window_size``,
+    ``num_snippets``. Added keys: ``raw_feature`` (``C x window_size``
+    float32).
+
+    Args:
+        feat_dim (int, optional): Expected ``C``. Defaults to None.
+    """
+
+    def __init__(self, feat_dim: Optional[int] = None) -> None:
+        super().__init__(feat_dim=feat_dim)
+
+    def transform(self, results: dict) -> dict:
+        """Read the window into ``results['raw_feature']``.
+
+        Args:
+            results (dict): The pipeline dict.
+
+        Returns:
+            dict: ``results`` with ``raw_feature`` (``C x window_size``).
+        """
+        path = results['feature_path']
+        where = f'{path} (video {results.get("video_name", "<unknown>")})'
+        ext = osp.splitext(path)[1].lower()
+        if ext not in ('.csv', '.npy'):
+            raise ValueError(f'Feature file {where}: unknown extension '
+                             f'"{ext}"; use .csv or .npy.')
+        if not osp.isfile(path):
+            raise FileNotFoundError(
+                f'Feature file {where} does not exist; check '
+                'data_prefix and feature_ext in the dataset config.')
+        if ext == '.npy':
+            try:
+                feature = np.load(path, mmap_mode='r', allow_pickle=False)
+            except (ValueError, OSError) as error:
+                raise ValueError(f'Feature file {where} could not be read '
+                                 f'as .npy ({error}).') from error
+        else:
+            feature = self._read(path, ext, where)
+        if feature.ndim != 2:
+            raise ValueError(
+                f'Feature file {where} holds an array of shape '
+                f'{feature.shape}; expected 2-D T x C (snippets x channels).')
+        expected = int(results['num_snippets'])
+        if feature.shape[0] != expected:
+            raise ValueError(
+                f'Feature file {where} has {feature.shape[0]} snippets, but '
+                f'the dataset cut its windows for {expected}; fix '
+                'num_snippets in the video info file or re-extract the '
+                'features.')
+        start = int(results['window_start'])
+        size = int(results['window_size'])
+        window = np.asarray(feature[start:start + size], dtype=np.float32)
+        self._check(window, where)
+        out = np.zeros((window.shape[1], size), dtype=np.float32)
+        out[:, :window.shape[0]] = window.T
+        results['raw_feature'] = out
+        return results
+
+    def __repr__(self) -> str:
+        return f'{self.__class__.__name__}(feat_dim={self.feat_dim})'

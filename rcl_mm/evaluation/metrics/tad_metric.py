@@ -8,9 +8,11 @@ from collections import OrderedDict
 from typing import Any, Dict, List, Optional, Sequence, Union
 
 import numpy as np
+import torch
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger
 
+from rcl_mm.models.task_modules import merge_window_proposals
 from rcl_mm.registry import METRICS
 from ..functional import (AR_AN, Predictions, ar_at_an,
                           average_recall_vs_proposals,
@@ -18,6 +20,15 @@ from ..functional import (AR_AN, Predictions, ar_at_an,
                           fuse_class_scores, ground_truth_from_videos,
                           load_class_scores, results_json,
                           strip_video_prefix)
+
+
+#: Soft-NMS of merged windows (THUMOS14 practice: Gaussian, alpha 0.3,
+#: 200 detections per video).
+MERGE_DEFAULTS = dict(
+    soft_nms_alpha=0.3,
+    soft_nms_low_threshold=0.,
+    soft_nms_high_threshold=0.,
+    top_k=200)
 
 
 def _to_numpy(x) -> np.ndarray:
@@ -55,6 +66,13 @@ class TADMetric(BaseMetric):
             video's top-k classes, score = proposal score x class score.
         dump (str, optional): Write the official results JSON here (rank
             0, atomically). Labelled when ``class_scores`` is set.
+        merge_windows (dict, optional): For windowed data (samples with
+            ``window_start``, e.g. THUMOS14): the windows of each video,
+            collected from all ranks, are concatenated and suppressed
+            together by :func:`merge_window_proposals`:
+            ``dict(soft_nms_alpha=0.3, soft_nms_low_threshold=0.,
+            soft_nms_high_threshold=0., top_k=200)`` (missing keys take
+            these values). Required when windows arrive.
         collect_device (str): ``'cpu'`` or ``'gpu'``.
         prefix (str, optional): Prefix of the metric names.
     """
@@ -68,6 +86,7 @@ class TADMetric(BaseMetric):
                  ar_an: Sequence[int] = AR_AN,
                  class_scores: Optional[dict] = None,
                  dump: Optional[str] = None,
+                 merge_windows: Optional[dict] = None,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
@@ -86,8 +105,21 @@ class TADMetric(BaseMetric):
             if 'file' not in class_scores:
                 raise ValueError('TADMetric: class_scores needs "file" '
                                  '(and optionally "format", "top_k").')
+            unknown = set(class_scores) - {'file', 'format', 'top_k'}
+            if unknown:
+                raise KeyError(f'TADMetric: unknown class_scores keys '
+                               f'{sorted(unknown)}; allowed: file, '
+                               'format, top_k.')
         self.class_scores = class_scores
         self.dump = dump
+        if merge_windows is not None:
+            unknown = set(merge_windows) - set(MERGE_DEFAULTS)
+            if unknown:
+                raise KeyError(f'TADMetric: unknown merge_windows keys '
+                               f'{sorted(unknown)}; known: '
+                               f'{sorted(MERGE_DEFAULTS)}.')
+            merge_windows = dict(MERGE_DEFAULTS, **merge_windows)
+        self.merge_windows = merge_windows
 
     def process(self, data_batch: Any, data_samples: Sequence) -> None:
         """Keep each video's predictions and ground truth.
@@ -120,9 +152,12 @@ class TADMetric(BaseMetric):
             annotations = [(tuple(float(x) for x in a['segment']),
                             a['label']) for a in sample['annotations']]
             duration = sample.get('duration_second')
+            window_start = sample.get('window_start')
             self.results.append(
                 dict(
                     video_id=strip_video_prefix(name),
+                    window_start=(None if window_start is None else
+                                  int(window_start)),
                     duration=None if duration is None else float(duration),
                     annotations=annotations,
                     segments=_to_numpy(pred['segments']).reshape(-1, 2),
@@ -138,12 +173,15 @@ class TADMetric(BaseMetric):
             dict[str, float]: ``AR@1``... ``AUC`` (percent);
             ``mAP@0.50``... ``average_mAP``.
         """
-        # One entry per video (samplers may pad with repeats), by name so
-        # that the order does not depend on the ranks.
-        by_video = OrderedDict()
-        for r in sorted(results, key=lambda r: r['video_id']):
-            by_video.setdefault(r['video_id'], r)
-        videos = list(by_video.values())
+        if any(r.get('window_start') is not None for r in results):
+            videos = self._merge_windows(results)
+        else:
+            # One entry per video (samplers may pad with repeats), by name
+            # so that the order does not depend on the ranks.
+            by_video = OrderedDict()
+            for r in sorted(results, key=lambda r: r['video_id']):
+                by_video.setdefault(r['video_id'], r)
+            videos = list(by_video.values())
         ids = [r['video_id'] for r in videos]
         segments = [r['segments'] for r in videos]
         scores = [r['scores'] for r in videos]
@@ -197,6 +235,42 @@ class TADMetric(BaseMetric):
             self._write_dump(
                 results_json(ids, segments, scores, names_per_video))
         return metrics
+
+    def _merge_windows(self, results: List[dict]) -> List[dict]:
+        """One entry per video: its windows merged and Soft-NMS'd.
+
+        Windows are deduplicated by ``(video, window_start)`` (samplers
+        may repeat some to fill the last batch) and concatenated in window
+        order, so the result does not depend on the number of ranks.
+        """
+        if self.merge_windows is None:
+            raise ValueError(
+                'TADMetric received windows of videos (samples with '
+                '"window_start"); set merge_windows=dict(soft_nms_alpha=..., '
+                'top_k=...) in the evaluator config so that the windows of '
+                'each video are merged before Soft-NMS.')
+        windows = OrderedDict()
+        for r in sorted(results, key=lambda r: (r['video_id'],
+                                                r['window_start'] or 0)):
+            windows.setdefault((r['video_id'], r['window_start']), r)
+        by_video = OrderedDict()
+        for (vid, _), r in windows.items():
+            by_video.setdefault(vid, []).append(r)
+        merged_input = [
+            torch.from_numpy(
+                np.concatenate([
+                    np.concatenate([w['segments'], w['scores'][:, None]],
+                                   axis=1) for w in parts
+                ]).reshape(-1, 3)) for parts in by_video.values()
+        ]
+        merged = merge_window_proposals(merged_input, **self.merge_windows)
+        videos = []
+        for parts, dets in zip(by_video.values(), merged):
+            dets = dets.cpu().numpy().astype(np.float64)
+            videos.append(
+                dict(parts[0], window_start=None, segments=dets[:, :2],
+                     scores=dets[:, 2]))
+        return videos
 
     @staticmethod
     def _predictions(ids, segments, scores, labels=None,

@@ -9,9 +9,11 @@ from mmengine.structures import InstanceData
 from torch import Tensor
 
 from rcl_mm.models.builder import build_module
-from rcl_mm.models.task_modules import (bmn_post_process, bmn_targets,
-                                        bmn_video_duration, pad_segments)
+from rcl_mm.models.task_modules import (bmn_candidates, bmn_post_process,
+                                        bmn_targets, bmn_video_duration,
+                                        pad_segments, window_proposals)
 from rcl_mm.registry import MODELS
+from rcl_mm.models.localizers.state_dict_check import check_state_dict
 from rcl_mm.utils.typing import ConfigType, OptConfigType, OptSampleList
 
 DEFAULT_TEST_CFG = dict(
@@ -19,7 +21,13 @@ DEFAULT_TEST_CFG = dict(
     soft_nms_low_threshold=0.5,
     soft_nms_high_threshold=0.9,
     top_k=100,
-    feature_extraction_interval=16)
+    feature_extraction_interval=16,
+    # Sliding windows (THUMOS14): candidates kept per window; Soft-NMS
+    # runs on the merged windows of a video in the metric / inference.
+    window_top_k=100)
+
+#: Metainfo keys that mark a sample as one window of a longer video.
+WINDOW_KEYS = ('window_start', 'valid_length', 'snippet_seconds')
 
 
 @MODELS.register_module()
@@ -47,11 +55,17 @@ class ProposalMapLocalizer(BaseModel):
             ``soft_nms_alpha``, ``soft_nms_low_threshold``,
             ``soft_nms_high_threshold``, ``top_k`` and
             ``feature_extraction_interval`` (frames per snippet, for
-            mmaction2's duration rule). Missing keys take BMN's ActivityNet
-            values.
+            mmaction2's duration rule) and ``window_top_k`` (candidates kept
+            per window of windowed data, see :meth:`predict`). Missing keys
+            take BMN's ActivityNet values.
         data_preprocessor (dict, optional): Defaults to None, mmengine's
             ``BaseDataPreprocessor``.
         init_cfg (dict, optional): Initialisation config.
+        allow_missing_keys (Sequence[str]): Key prefixes (e.g.
+            ``'refiner.'``) that a loaded checkpoint may lack: parts
+            trained from scratch when fine-tuning from another model.
+            Defaults to none: any missing, unexpected or misshapen key of
+            a checkpoint raises :class:`CheckpointMismatchError`.
     """
     # Subclasses with more post-processing settings extend this.
     default_test_cfg = DEFAULT_TEST_CFG
@@ -62,9 +76,11 @@ class ProposalMapLocalizer(BaseModel):
                  loss: ConfigType = dict(type='BMNLoss'),
                  test_cfg: OptConfigType = None,
                  data_preprocessor: OptConfigType = None,
-                 init_cfg: OptConfigType = None) -> None:
+                 init_cfg: OptConfigType = None,
+                 allow_missing_keys: Sequence[str] = ()) -> None:
         super().__init__(
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.allow_missing_keys = tuple(allow_missing_keys)
         self.backbone = build_module(backbone)
         self.head = build_module(head)
         self.loss_module = build_module(loss)
@@ -207,7 +223,17 @@ class ProposalMapLocalizer(BaseModel):
             M, sorted by score) and ``proposal_list`` (the same as
             ``[{'segment': [s, e], 'score': x}]``, the form mmaction2's
             ``ANetMetric`` reads).
+
+        Windows of a longer video (metainfo with ``window_start``,
+        ``valid_length``, ``snippet_seconds``, as
+        :class:`rcl_mm.datasets.ThumosFeatureDataset` makes them) get no
+        Soft-NMS here: each window's ``window_top_k`` best candidates, in
+        video seconds (:func:`window_proposals`), are merged per video and
+        suppressed by the metric or by
+        :func:`rcl_mm.apis.detect_actions`.
         """
+        if self.is_windowed(data_samples):
+            return self._predict_windows(inputs, data_samples)
         confidence_map, start, end = self._forward(inputs)
         durations = torch.tensor(
             [self._video_duration(s.metainfo) for s in data_samples],
@@ -219,6 +245,50 @@ class ProposalMapLocalizer(BaseModel):
             soft_nms_low_threshold=cfg['soft_nms_low_threshold'],
             soft_nms_high_threshold=cfg['soft_nms_high_threshold'],
             top_k=cfg['top_k'])
+        return self._pack_results(data_samples, detections)
+
+    def window_candidates(self,
+                          inputs: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+        """Candidates of each window, before any NMS.
+
+        Args:
+            inputs (Tensor): B x C x T window features.
+
+        Returns:
+            tuple[Tensor]: ``segments`` B x K x 2 in [0, 1] of the window,
+            ``scores`` B x K and ``valid`` B x K (see
+            :func:`bmn_candidates`).
+        """
+        confidence_map, start, end = self._forward(inputs)
+        return bmn_candidates(start, end, confidence_map)
+
+    @staticmethod
+    def is_windowed(data_samples: List[ActionDataSample]) -> bool:
+        """Whether the samples are windows of longer videos."""
+        flags = {all(k in s.metainfo for k in WINDOW_KEYS)
+                 for s in data_samples}
+        if len(flags) > 1:
+            raise ValueError('A batch mixes windows (metainfo with '
+                             f'{WINDOW_KEYS}) and whole videos.')
+        return flags == {True}
+
+    def _predict_windows(self, inputs: Tensor,
+                         data_samples: List[ActionDataSample]
+                         ) -> List[ActionDataSample]:
+        """Per window, the ``window_top_k`` best candidates (no NMS) of
+        :meth:`window_candidates`, in video seconds, packed as results.
+
+        Args:
+            inputs (Tensor): B x C x T window features.
+            data_samples (list[ActionDataSample]): B windows.
+        """
+        segments, scores, valid = self.window_candidates(inputs)
+        meta = [s.metainfo for s in data_samples]
+        detections = window_proposals(
+            segments, scores, valid, [m['window_start'] for m in meta],
+            [m['valid_length'] for m in meta], self.temporal_dim,
+            [m['snippet_seconds'] for m in meta],
+            self.test_cfg['window_top_k'])
         return self._pack_results(data_samples, detections)
 
     def _video_duration(self, metainfo: dict) -> float:
@@ -255,6 +325,19 @@ class ProposalMapLocalizer(BaseModel):
             ]
             results.append(result)
         return results
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata,
+                              strict, missing_keys, unexpected_keys,
+                              error_msgs):
+        # mmengine and torch both call this first on the model itself
+        # (prefix '') with the whole state dict: check it all here, as
+        # mmengine's strict=False would only log a mismatch.
+        if prefix == '':
+            check_state_dict(self.state_dict(), state_dict,
+                             self.allow_missing_keys, type(self).__name__)
+        super()._load_from_state_dict(state_dict, prefix, local_metadata,
+                                      strict, missing_keys, unexpected_keys,
+                                      error_msgs)
 
 
 @MODELS.register_module()

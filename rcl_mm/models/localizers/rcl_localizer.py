@@ -1,7 +1,7 @@
 # Copyright (c) rcl_mm contributors. All rights reserved.
 """RCL: backbone -> CAR head -> recurrent refinement, on a proposal map."""
 from functools import partial
-from typing import Dict, List, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 import torch
 from mmaction.structures import ActionDataSample
@@ -71,6 +71,8 @@ class RCLLocalizer(ProposalMapLocalizer):
             ``min_duration``, ``stride_ratio``).
         data_preprocessor (dict, optional): Defaults to None.
         init_cfg (dict, optional): Initialisation config.
+        allow_missing_keys (Sequence[str]): See
+            :class:`ProposalMapLocalizer`.
     """
     default_test_cfg = RCL_DEFAULT_TEST_CFG
 
@@ -82,14 +84,16 @@ class RCLLocalizer(ProposalMapLocalizer):
                  train_cfg: OptConfigType = dict(sampler=DEFAULT_SAMPLER),
                  test_cfg: OptConfigType = None,
                  data_preprocessor: OptConfigType = None,
-                 init_cfg: OptConfigType = None) -> None:
+                 init_cfg: OptConfigType = None,
+                 allow_missing_keys: Sequence[str] = ()) -> None:
         super().__init__(
             backbone=backbone,
             head=head,
             loss=loss,
             test_cfg=test_cfg,
             data_preprocessor=data_preprocessor,
-            init_cfg=init_cfg)
+            init_cfg=init_cfg,
+            allow_missing_keys=allow_missing_keys)
         self.refiner = build_module(refiner)
         train_cfg = dict(train_cfg or {})
         sampler = train_cfg.pop('sampler', None)
@@ -231,6 +235,20 @@ class RCLLocalizer(ProposalMapLocalizer):
             feats['end'], segments[..., 1])
         return confidences, bounds * confidences[:, 0] * confidences[:, 1]
 
+    def window_candidates(self,
+                          inputs: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+        """Candidates of each window before any NMS: BMN's rule on G_n
+        (``anchors='grid'``) or every scale-invariant anchor, as
+        :meth:`predict` scores them; segments in [0, 1] of the window.
+        """
+        if self.test_cfg['anchors'] == 'grid':
+            return super().window_candidates(inputs)
+        anchors = self.inference_anchors(inputs.device)
+        segments = anchors.expand(inputs.size(0), -1, -1)
+        _, scores = self.score_segments(inputs, segments)
+        valid = torch.ones_like(scores, dtype=torch.bool)
+        return segments / self.temporal_dim, scores, valid
+
     def predict(self, inputs: Tensor,
                 data_samples: List[ActionDataSample]) -> List[
                     ActionDataSample]:
@@ -244,6 +262,10 @@ class RCLLocalizer(ProposalMapLocalizer):
         :meth:`ProposalMapLocalizer.predict` for the output.
         """
         cfg = self.test_cfg
+        if self.is_windowed(data_samples):
+            # Windows: candidates in video seconds, merged and suppressed
+            # per video later (see ProposalMapLocalizer.predict).
+            return self._predict_windows(inputs, data_samples)
         durations = torch.tensor(
             [self._video_duration(s.metainfo) for s in data_samples],
             dtype=torch.float64, device=inputs.device)

@@ -3,8 +3,9 @@
 from .bmn_targets import (bmn_targets, pad_segments, segment_ioa, segment_iou,
                           wide_float_dtype)
 from .post_processing import (bmn_candidates, bmn_post_process,
-                              bmn_video_duration, post_process_proposals,
-                              soft_nms)
+                              bmn_video_duration, merge_window_proposals,
+                              post_process_proposals, soft_nms,
+                              window_proposals)
 from .rcl_sampling import (continuous_iou_targets, grid_segments,
                            nearest_anchor, scale_invariant_anchors,
                            scale_invariant_samples)
@@ -13,6 +14,7 @@ __all__ = [
     'bmn_targets', 'pad_segments', 'segment_ioa', 'segment_iou',
     'wide_float_dtype', 'bmn_candidates', 'bmn_post_process',
     'bmn_video_duration', 'post_process_proposals', 'soft_nms',
+    'window_proposals', 'merge_window_proposals',
     'continuous_iou_targets', 'grid_segments', 'nearest_anchor',
     'scale_invariant_anchors', 'scale_invariant_samples'
 ]

@@ -23,10 +23,12 @@ whenever scores do not tie. The final score sort of ``post_processing``
 follows the same stable-sort model.
 """
 import math
+from functools import partial
 from typing import List, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor
+from torch.nn.utils.rnn import pad_sequence
 
 from .bmn_targets import wide_float_dtype
 
@@ -340,3 +342,114 @@ def bmn_post_process(start: Tensor, end: Tensor, confidence_map: Tensor,
     return post_process_proposals(segments, scores, valid, video_durations,
                                   soft_nms_alpha, soft_nms_low_threshold,
                                   soft_nms_high_threshold, top_k)
+
+
+@torch.no_grad()
+def window_proposals(segments: Tensor, scores: Tensor, valid: Tensor,
+                     window_start: Union[Tensor, Sequence[int]],
+                     valid_length: Union[Tensor, Sequence[int]],
+                     window_size: int,
+                     snippet_seconds: Union[Tensor, Sequence[float]],
+                     top_k: int) -> List[Tensor]:
+    """Candidates of sliding windows in video seconds, no NMS.
+
+    A window's candidate at ``[s, e]`` (fractions of the window) lies at
+    ``(window_start + x * window_size) * snippet_seconds`` seconds, the
+    snippet-edge convention of the datasets. Candidates that start in the
+    zero padding after the video (``s * window_size >= valid_length``) are
+    dropped and ends are clipped to the video's end. The ``top_k``
+    highest-scoring candidates of each window are kept (stable sort, ties
+    keep candidate order); Soft-NMS runs later, on all windows of a video
+    together (:func:`merge_window_proposals`).
+
+    Args:
+        segments (Tensor): (B, K, 2) candidates in [0, 1] of the window.
+        scores (Tensor): (B, K) scores.
+        valid (Tensor): (B, K) bool, False on padding.
+        window_start (Tensor | Sequence[int]): (B,) first snippet.
+        valid_length (Tensor | Sequence[int]): (B,) snippets of the video
+            in the window.
+        window_size (int): ``T_s``.
+        snippet_seconds (Tensor | Sequence[float]): (B,) seconds per
+            snippet.
+        top_k (int): Candidates kept per window.
+
+    Returns:
+        list[Tensor]: B tensors (M_b, 3): start and end seconds, score,
+        by descending score; float64 (float32 on MPS).
+    """
+    wide = wide_float_dtype(scores.device)
+    device = scores.device
+    as_col = partial(_column, dtype=wide, device=device)
+    start, length, step = (as_col(window_start), as_col(valid_length),
+                           as_col(snippet_seconds))
+    pos = segments.to(wide) * window_size  # snippets in the window
+    keep = valid.to(torch.bool) & (pos[..., 0] < length)
+    keyed = scores.to(wide).masked_fill(~keep, float('-inf'))
+    order = torch.sort(keyed, dim=1, stable=True,
+                       descending=True).indices[:, :top_k]
+    pos = pos.gather(1, order[..., None].expand(-1, -1, 2))
+    seg_start = (start + pos[..., 0]) * step
+    seg_end = (start + torch.minimum(pos[..., 1], length)) * step
+    dets = torch.stack((seg_start, seg_end, scores.to(wide).gather(1, order)),
+                       dim=-1)
+    counts = keep.sum(dim=1).clamp(max=top_k).tolist()
+    return [window[:n] for window, n in zip(dets, counts)]
+
+
+def _column(values, dtype, device) -> Tensor:
+    return torch.as_tensor(values, dtype=dtype, device=device).view(-1, 1)
+
+
+@torch.no_grad()
+def merge_window_proposals(detections: Sequence[Tensor],
+                           soft_nms_alpha: float = 0.3,
+                           soft_nms_low_threshold: float = 0.,
+                           soft_nms_high_threshold: float = 0.,
+                           top_k: int = 200,
+                           video_batch: int = 16) -> List[Tensor]:
+    """Soft-NMS over all windows of each video, in seconds.
+
+    :func:`soft_nms` with a threshold that does not depend on the pick's
+    width (equal low and high thresholds, as for seconds; 0 decays every
+    overlapping candidate, the plain Gaussian Soft-NMS), then the
+    ``top_k`` best by decayed score.
+
+    Args:
+        detections (Sequence[Tensor]): V tensors (N_v, 3): start, end
+            (seconds), score; the concatenated windows of one video each.
+        soft_nms_alpha (float): Gaussian decay parameter.
+        soft_nms_low_threshold (float): IoU threshold of a zero-length
+            pick (in seconds units, so best equal to the high one).
+        soft_nms_high_threshold (float): IoU threshold of a 1 s pick.
+        top_k (int): Detections kept per video.
+        video_batch (int): Videos per batched Soft-NMS (bounds memory).
+
+    Returns:
+        list[Tensor]: V tensors (M_v, 3), by descending score,
+        ``M_v = min(top_k, N_v)``.
+    """
+    out = []
+    for begin in range(0, len(detections), video_batch):
+        chunk = [d.reshape(-1, 3) for d in
+                 detections[begin:begin + video_batch]]
+        padded = pad_sequence(chunk, batch_first=True)
+        lengths = torch.tensor([len(d) for d in chunk],
+                               device=padded.device)
+        valid = (torch.arange(padded.shape[1], device=padded.device) <
+                 lengths[:, None])
+        if padded.shape[1] == 0:
+            out.extend(d[:0] for d in chunk)
+            continue
+        segs, scores, valid = soft_nms(
+            padded[..., :2], padded[..., 2], valid, soft_nms_alpha,
+            soft_nms_low_threshold, soft_nms_high_threshold, top_k)
+        keyed = scores.masked_fill(~valid, float('-inf'))
+        order = torch.sort(keyed, dim=1, stable=True).indices.flip(1)
+        order = order[:, :top_k]
+        scores = scores.gather(1, order)
+        segs = segs.gather(1, order[..., None].expand(-1, -1, 2))
+        dets = torch.cat((segs, scores[..., None]), dim=-1)
+        counts = valid.sum(dim=1).clamp(max=top_k).tolist()
+        out.extend(v[:n] for v, n in zip(dets, counts))
+    return out

@@ -1,0 +1,110 @@
+# Copyright (c) rcl_mm contributors. All rights reserved.
+"""Refuse a checkpoint whose state dict does not fit the model.
+
+mmengine loads ``load_from``, ``--resume`` and ``tools/test.py CHECKPOINT``
+with ``strict=False`` and only logs missing or unexpected keys, so the
+checkpoint of another model would run with random weights. Our localizers
+check the whole state dict when loading starts (docs/reliability.md).
+"""
+from typing import List, Mapping, Sequence
+
+from torch import Tensor
+
+from rcl_mm.utils.checkpoint import MMACTION2_BMN_NAME_MAP
+
+#: Shown per kind of mismatch.
+MAX_LISTED = 5
+#: Key prefix -> the model whose state dict has it.
+MMACTION2_BMN = "mmaction2's BMN (unconverted)"
+MODEL_SIGNATURES = (
+    (tuple(MMACTION2_BMN_NAME_MAP), MMACTION2_BMN),
+    (('backbone.proposal_gcn.', 'backbone.sg_conv.'), 'G-TAD'),
+    (('backbone.bm_conv.', ), 'BMN'),
+)
+#: Keys of the RCL parts (CAR head, refiner) on top of either base.
+RCL_PREFIXES = ('refiner.', 'head.car.')
+
+
+class CheckpointMismatchError(ValueError):
+    """A state dict that does not fit the model it is loaded into."""
+
+
+def guess_model(keys: Sequence[str]) -> str:
+    """Name the model a state dict seems to be for ('' if unknown):
+    ``'BMN'``, ``'G-TAD'``, ``'RCL-BMN'``, ``'RCL-G-TAD'`` or
+    mmaction2's BMN."""
+    for prefixes, name in MODEL_SIGNATURES:
+        if any(k.startswith(prefixes) for k in keys):
+            if name != MMACTION2_BMN and any(
+                    k.startswith(RCL_PREFIXES) for k in keys):
+                return f'RCL-{name}'
+            return name
+    return ''
+
+
+def _listed(items: List[str]) -> str:
+    more = len(items) - MAX_LISTED
+    return ', '.join(items[:MAX_LISTED]) + (f' ... ({more} more)'
+                                            if more > 0 else '')
+
+
+def check_state_dict(model_state: Mapping[str, Tensor],
+                     state_dict: Mapping[str, Tensor],
+                     allow_missing_keys: Sequence[str] = (),
+                     model_name: str = 'the model') -> None:
+    """Raise :class:`CheckpointMismatchError` unless they fit.
+
+    Args:
+        model_state (Mapping[str, Tensor]): The model's ``state_dict()``.
+        state_dict (Mapping[str, Tensor]): What is loaded.
+        allow_missing_keys (Sequence[str]): Key prefixes of the model that
+            the checkpoint may lack (new parts trained from scratch).
+        model_name (str): For the message.
+    """
+    allowed = tuple(allow_missing_keys)
+    # BatchNorm counters are not weights (mmengine ignores them too).
+    missing = [
+        k for k in model_state
+        if k not in state_dict and not k.endswith('num_batches_tracked')
+        and not (allowed and k.startswith(allowed))
+    ]
+    unexpected = [k for k in state_dict if k not in model_state]
+    shapes = [
+        f'{k}: checkpoint {tuple(v.shape)} vs model '
+        f'{tuple(model_state[k].shape)}' for k, v in state_dict.items()
+        if k in model_state and hasattr(v, 'shape')
+        and tuple(v.shape) != tuple(model_state[k].shape)
+    ]
+    if not (missing or unexpected or shapes):
+        return
+    lines = [f'The checkpoint does not fit {model_name}:']
+    if missing:
+        lines.append(f'- {len(missing)} missing keys: {_listed(missing)}')
+    if unexpected:
+        lines.append(f'- {len(unexpected)} unexpected keys: '
+                     f'{_listed(unexpected)}')
+    if shapes:
+        lines.append(f'- {len(shapes)} shape mismatches: {_listed(shapes)}')
+    seems = guess_model(list(state_dict))
+    if seems:
+        lines.append(f'The checkpoint seems to be for {seems}.')
+    if seems == MMACTION2_BMN:
+        lines.append('Convert it with tools/convert/mmaction2_bmn.py '
+                     'first (docs/getting_started.md).')
+    else:
+        lines.append(
+            'Use a checkpoint of this config (same model and feat_dim / '
+            'temporal_dim); to initialise a model whose new parts start '
+            'from scratch, list their key prefixes in the model\'s '
+            '`allow_missing_keys` (e.g. configs/'
+            'rcl_bmn_anet_from_mmaction2.py).')
+    raise CheckpointMismatchError('\n'.join(lines))
+
+
+def with_checkpoint_path(error: Exception, path: str) -> Exception:
+    """The same kind of error, its message prefixed with ``path``."""
+    return type(error)(f'{path}: {error}')
+
+
+__all__ = ['CheckpointMismatchError', 'check_state_dict',
+                 'guess_model', 'with_checkpoint_path']
