@@ -10,6 +10,7 @@ import argparse
 from mmengine.config import DictAction
 from mmengine.runner import Runner
 
+from rcl_mm.models.localizers.state_dict_check import CheckpointMismatchError
 from rcl_mm.utils.launch import prepare_config
 from rcl_mm.utils.tables import metrics_table
 
@@ -65,7 +66,11 @@ def main():
     if args.amp:
         cfg.test_cfg = dict(cfg.get('test_cfg') or {}, fp16=True)
     runner = Runner.from_cfg(cfg)
-    metrics = runner.test()
+    try:
+        metrics = runner.test()
+    except CheckpointMismatchError as e:
+        # The model raises without knowing the file: name it.
+        raise SystemExit(f'{args.checkpoint}: {e}') from e
     if runner.rank == 0:
         print(metrics_table(metrics, title=f'{args.config}'))
 

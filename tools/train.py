@@ -10,6 +10,7 @@ import torch
 from mmengine.config import DictAction
 from mmengine.runner import Runner
 
+from rcl_mm.models.localizers.state_dict_check import CheckpointMismatchError
 from rcl_mm.utils.launch import prepare_config
 
 
@@ -76,7 +77,13 @@ def main():
         randomness['deterministic'] = args.deterministic
         cfg.randomness = randomness
     runner = Runner.from_cfg(cfg)
-    runner.train()
+    try:
+        runner.train()
+    except CheckpointMismatchError as e:
+        # The model raises without knowing the file: name it.
+        path = cfg.get('load_from') or 'the latest checkpoint of the ' \
+            f'work dir {cfg.work_dir}'
+        raise SystemExit(f'{path}: {e}') from e
 
 
 if __name__ == '__main__':

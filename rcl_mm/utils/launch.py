@@ -8,6 +8,8 @@ import torch
 import torch.distributed as dist
 from mmengine.config import Config
 
+from rcl_mm.utils.config_check import check_config_keys
+
 
 def prepare_config(config: str,
                    work_dir: Optional[str] = None,
@@ -25,10 +27,17 @@ def prepare_config(config: str,
 
     Returns:
         Config: The config, ready for ``Runner.from_cfg``.
+
+    Raises:
+        ConfigKeyError: For a top-level key that looks like a typo of one
+            the Runner reads, or an unknown key of our dict options
+            (:mod:`rcl_mm.utils.config_check`).
     """
     cfg = Config.fromfile(config)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
+    # Keys mmengine would ignore silently (typos): stop with the file name.
+    check_config_keys(cfg, config)
     cfg.launcher = launcher
     if work_dir is not None:
         cfg.work_dir = work_dir

@@ -3,6 +3,7 @@
 import pytest
 import torch
 from mmaction.structures import ActionDataSample
+from mmengine.registry import DefaultScope
 from mmengine.structures import InstanceData
 
 import rcl_mm  # noqa: F401
@@ -30,7 +31,10 @@ def make_pair(**overrides):
     """An mmaction2 BMN and ours with the same weights."""
     torch.manual_seed(0)
     kwargs = dict(TINY, **overrides)
-    reference = MMBMN(**kwargs)
+    # mmaction2's BMN builds its loss by name: in its own scope, so it
+    # gets mmaction2's BMNLoss whatever scope an earlier test left.
+    with DefaultScope.overwrite_default_scope('mmaction'):
+        reference = MMBMN(**kwargs)
     ours = BMN(**kwargs)
     ours.load_state_dict(convert_mmaction2_bmn(reference.state_dict()))
     return reference.eval(), ours.eval()

@@ -1,0 +1,126 @@
+# Copyright (c) rcl_mm contributors. All rights reserved.
+"""Config keys mmengine would ignore: every config passes, typos fail."""
+import glob
+import os.path as osp
+
+import pytest
+from mmengine.config import Config
+
+from rcl_mm.utils.config_check import (KNOWN_TOP_LEVEL, ConfigKeyError,
+                                       check_config_keys, check_dict_keys)
+from rcl_mm.utils.launch import prepare_config
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+# Every config, _base_ and demo included: new ones are covered as added.
+CONFIGS = sorted(
+    osp.relpath(f, ROOT)
+    for f in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'),
+                       recursive=True))
+
+
+def test_configs_found():
+    assert 'configs/rcl_bmn_anet.py' in CONFIGS
+    assert 'configs/_base_/default_runtime.py' in CONFIGS
+    assert 'configs/demo/bmn_demo.py' in CONFIGS
+
+
+@pytest.mark.parametrize('config', CONFIGS)
+def test_every_config_passes(config):
+    check_config_keys(Config.fromfile(osp.join(ROOT, config)), config)
+
+
+def write(tmp_path, text, base='configs/demo/rcl_bmn_demo.py'):
+    path = tmp_path / 'typo.py'
+    path.write_text(f'_base_ = [{osp.join(ROOT, base)!r}]\n' + text)
+    return str(path)
+
+
+@pytest.mark.parametrize('typo,fix', [
+    ('optim_wraper', 'optim_wrapper'),
+    ('trian_dataloader', 'train_dataloader'),
+    ('val_evalutor', 'val_evaluator'),
+    ('load_form', 'load_from'),
+    ('custom_import', 'custom_imports'),
+])
+def test_top_level_typo(tmp_path, typo, fix):
+    path = write(tmp_path, f'{typo} = dict()\n')
+    with pytest.raises(ConfigKeyError) as e:
+        prepare_config(path)
+    assert str(e.value) == (
+        f'{path}: unknown top-level key {typo!r}; did you mean {fix!r}? '
+        'mmengine would ignore it silently.')
+
+
+def test_helper_variables_pass(tmp_path):
+    # Far from every Runner key: a helper variable, not a typo.
+    path = write(tmp_path, 'clip_len = 3\nmy_pipeline = []\n')
+    cfg = prepare_config(path, work_dir=str(tmp_path / 'w'))
+    assert cfg.clip_len == 3
+    assert 'clip_len' not in KNOWN_TOP_LEVEL
+
+
+def test_typo_from_cfg_options(tmp_path):
+    with pytest.raises(ConfigKeyError, match="'param_schedulers'; did you "
+                       "mean 'param_scheduler'"):
+        prepare_config(osp.join(ROOT, 'configs/demo/bmn_demo.py'),
+                       cfg_options={'param_schedulers': []})
+
+
+def test_localizer_test_cfg_key(tmp_path):
+    path = write(tmp_path, 'model = dict(test_cfg=dict(top_kk=10))\n')
+    with pytest.raises(ConfigKeyError) as e:
+        prepare_config(path)
+    msg = str(e.value)
+    assert msg.startswith(f"{path}: unknown key 'top_kk' in model.test_cfg "
+                          "(RCLLocalizer); did you mean 'top_k'? Allowed: [")
+    assert "'anchors'" in msg and "'soft_nms_alpha'" in msg
+
+
+def test_localizer_train_cfg_key(tmp_path):
+    path = write(tmp_path, 'model = dict(train_cfg=dict(sampeler=None))\n')
+    with pytest.raises(ConfigKeyError) as e:
+        prepare_config(path)
+    assert str(e.value) == (
+        f"{path}: unknown key 'sampeler' in model.train_cfg (RCLLocalizer);"
+        " did you mean 'sampler'? Allowed: ['sampler'].")
+
+
+def test_tad_metric_class_scores_key(tmp_path):
+    path = write(
+        tmp_path, "val_evaluator = dict(class_scores=dict(file='x.json', "
+        'topk=2))\n')
+    with pytest.raises(ConfigKeyError) as e:
+        prepare_config(path)
+    assert str(e.value) == (
+        f"{path}: unknown key 'topk' in val_evaluator.class_scores; did "
+        "you mean 'top_k'? Allowed: ['file', 'format', 'top_k'].")
+
+
+def test_tad_metric_class_scores_key_at_build():
+    # Also without the tools: the metric refuses it when built.
+    from rcl_mm.evaluation.metrics.tad_metric import TADMetric
+    with pytest.raises(KeyError, match=r"unknown class_scores keys "
+                       r"\['topk'\]"):
+        TADMetric(class_scores=dict(file='x.json', topk=2))
+
+
+def test_check_dict_keys_without_close_match():
+    with pytest.raises(ConfigKeyError) as e:
+        check_dict_keys({'zzz': 1}, ('file', 'top_k'), 'where', 'f.py')
+    assert str(e.value) == ("f.py: unknown key 'zzz' in where. Allowed: "
+                            "['file', 'top_k'].")
+    check_dict_keys(None, ('file', ), 'where', 'f.py')
+    check_dict_keys({'file': 1}, ('file', ), 'where', 'f.py')
+
+
+def test_tools_train_reports_typo(tmp_path):
+    import subprocess
+    import sys
+    path = write(tmp_path, 'optim_wraper = dict()\n',
+                 base='configs/demo/bmn_demo.py')
+    proc = subprocess.run(
+        [sys.executable, 'tools/train.py', path, '--work-dir',
+         str(tmp_path / 'w')], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode != 0
+    assert f"{path}: unknown top-level key 'optim_wraper'; did you mean " \
+        "'optim_wrapper'?" in proc.stderr
