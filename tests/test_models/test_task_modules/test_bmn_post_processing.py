@@ -8,6 +8,7 @@ import torch
 from rcl_mm.models.task_modules import (bmn_candidates, bmn_post_process,
                                         bmn_video_duration,
                                         post_process_proposals, soft_nms)
+from rcl_mm.testing import noise_maps, smooth_maps
 
 ALPHA, LOW, HIGH = 0.4, 0.5, 0.9
 
@@ -38,30 +39,6 @@ def _mmaction_bmn(temporal_dim, top_k):
         hidden_dim_1d=4,
         hidden_dim_2d=4,
         hidden_dim_3d=4)
-
-
-def _smooth_maps(batch, num_t, num_d, gen):
-    """BMN-like outputs: boundary curves with a few smooth peaks."""
-    t = torch.arange(num_t, dtype=torch.float32)
-
-    def curve():
-        out = torch.zeros(batch, num_t)
-        for _ in range(4):
-            centre = torch.rand(batch, 1, generator=gen) * num_t
-            width = 1 + 3 * torch.rand(batch, 1, generator=gen)
-            height = torch.rand(batch, 1, generator=gen)
-            out += height * torch.exp(-(t - centre)**2 / (2 * width**2))
-        out = 0.05 + 0.9 * out / out.amax(dim=1, keepdim=True)
-        return out + 0.02 * torch.rand(batch, num_t, generator=gen)
-
-    conf = torch.rand(batch, 2, num_d, num_t, generator=gen)
-    return curve(), curve(), conf
-
-
-def _uniform_maps(batch, num_t, num_d, gen):
-    return (torch.rand(batch, num_t,
-                       generator=gen), torch.rand(batch, num_t, generator=gen),
-            torch.rand(batch, 2, num_d, num_t, generator=gen))
 
 
 def _reference_candidates(start, end, conf):
@@ -112,7 +89,7 @@ def test_bmn_video_duration():
 @pytest.mark.parametrize('num_d', [16, 7])
 def test_bmn_candidates_rule(num_d):
     gen = torch.Generator().manual_seed(num_d)
-    start, end, conf = _uniform_maps(3, 16, num_d, gen)
+    start, end, conf = noise_maps(3, 16, num_d, gen)
     segments, scores, valid = bmn_candidates(start, end, conf)
     for b in range(3):
         ref = _reference_candidates(start[b], end[b], conf[b])
@@ -205,9 +182,9 @@ def test_post_process_proposals_matches_mmaction2():
 
 
 @pytest.mark.parametrize('num_t,top_k,make_maps', [
-    (16, 7, _uniform_maps),
-    (16, 100, _smooth_maps),
-    (100, 100, _smooth_maps),
+    (16, 7, noise_maps),
+    (16, 100, smooth_maps),
+    (100, 100, smooth_maps),
 ])
 def test_bmn_post_process_matches_predict(num_t, top_k, make_maps):
     from mmengine.structures import BaseDataElement
@@ -241,7 +218,7 @@ def test_bmn_post_process_matches_predict(num_t, top_k, make_maps):
 
 def test_bmn_post_process_batch_independent():
     gen = torch.Generator().manual_seed(1)
-    start, end, conf = _smooth_maps(3, 32, 32, gen)
+    start, end, conf = smooth_maps(3, 32, 32, gen)
     together = bmn_post_process(start, end, conf, [1., 2., 3.], ALPHA, LOW,
                                 HIGH, 20)
     for b in range(3):
@@ -253,7 +230,7 @@ def test_bmn_post_process_batch_independent():
 @pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA')
 def test_bmn_post_process_cuda():
     gen = torch.Generator().manual_seed(2)
-    start, end, conf = _smooth_maps(4, 100, 100, gen)
+    start, end, conf = smooth_maps(4, 100, 100, gen)
     durations = np.array([10., 20., 30., 40.])
     cpu = bmn_post_process(start, end, conf, durations, ALPHA, LOW, HIGH, 100)
     gpu = bmn_post_process(start.cuda(), end.cuda(), conf.cuda(),

@@ -1,0 +1,266 @@
+# Copyright (c) rcl_mm contributors. All rights reserved.
+"""The benchmark suite: a tiny run end to end, ratios, target verdicts,
+the synthetic prediction file. No timing is asserted."""
+import importlib.util
+import json
+import os.path as osp
+
+import pytest
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def load_benchmark():
+    spec = importlib.util.spec_from_file_location(
+        'benchmark', osp.join(ROOT, 'tools', 'analysis', 'benchmark.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+bench = load_benchmark()
+
+
+def test_tiny_run_models_and_post(tmp_path, capsys):
+    out = tmp_path / 'bench.json'
+    report = bench.main([
+        '--tiny', '--models', 'mmaction2,bmn', '--settings', 'anet',
+        '--parts', 'train,infer,post', '--steps', '1', '--warmup', '0',
+        '--threads', '1', '--post-batches', '2', '--out',
+        str(out)
+    ])
+    saved = json.loads(out.read_text())
+    assert saved['command'] == report['command']
+    assert '--tiny' in saved['command']
+    for key in ('cpu', 'cpu_count', 'torch', 'device_name'):
+        assert saved['machine'][key]
+    assert saved['machine']['torch_threads'] == 1
+    assert saved['date'][:2] == '20'
+    assert saved['settings']['anet']['temporal_dim'] == 16
+    assert saved['settings']['anet']['feat_dim'] == 32
+
+    rows = {r['model']: r for r in saved['models']}
+    assert set(rows) == {'mmaction2', 'bmn'}
+    for row in rows.values():
+        assert row['setting'] == 'anet' and row['steps'] == 1
+        for key in ('train_step_s', 'infer_batch1_s', 'infer_batch2_s',
+                    'predict_one_video_s'):
+            assert row[key] > 0
+        assert row['peak_bytes'] >= row['base_bytes'] > 0
+    mm, us = rows['mmaction2'], rows['bmn']
+    # Same seeded weights: same parameters and outputs.
+    assert us['num_parameters'] == mm['num_parameters']
+    assert us['equal_outputs'] is True
+    assert max(us['max_relative_error'].values()) < 1e-5
+    assert us['train_speedup_vs_mmaction2'] == pytest.approx(
+        mm['train_step_s'] / us['train_step_s'])
+    assert us['peak_ratio_vs_mmaction2'] == pytest.approx(
+        us['peak_bytes'] / mm['peak_bytes'])
+
+    post = saved['post_processing']['anet']
+    for kind in ('smooth', 'noise'):
+        for key in (f'{kind}_b1_ms_per_video', f'{kind}_b2_ms_per_video',
+                    f'mmaction2_{kind}_b1_ms_per_video'):
+            assert post[key] > 0
+        assert post[f'{kind}_candidates_per_window'] >= 1
+    assert post['windows_per_video'] == 1
+    # The CPU targets at ANet: the two of our BMN and the post one.
+    targets = {(t['model'], t['target']): t for t in saved['targets']}
+    assert set(targets) == {
+        ('bmn', 'step vs mmaction2 >= 10x'),
+        ('bmn', 'peak memory <= 1/5 of mmaction2'),
+        ('post-processing', 'post <= 20 ms/video')
+    }
+    memory = targets[('bmn', 'peak memory <= 1/5 of mmaction2')]
+    assert memory['passed'] == (memory['value'] <= 0.2)
+
+    printed = capsys.readouterr().out
+    assert '| anet    | mmaction2 |' in printed
+    assert '| anet    | bmn       |' in printed
+    assert 'candidate selection + Soft-NMS' in printed
+    assert 'max relative error of our BMN vs mmaction2' in printed
+
+
+def test_tiny_eval_against_mmaction2(tmp_path):
+    # Scores of 6 random decimals over 24 predictions: no ties, so the
+    # official ranking and mmaction2's agree exactly.
+    database = {
+        'a1': dict(subset='validation', duration=50.0, annotations=[
+            dict(segment=[5.0, 20.0], label='Run'),
+            dict(segment=[30.0, 40.0], label='Jump')]),
+        'a2': dict(subset='validation', duration=80.0, annotations=[
+            dict(segment=[10.0, 60.0], label='Run')]),
+        'a3': dict(subset='validation', duration=30.0, annotations=[
+            dict(segment=[0.0, 12.0], label='Jump')]),
+        't1': dict(subset='training', duration=10.0, annotations=[
+            dict(segment=[1.0, 2.0], label='Swim')]),
+    }
+    gt = tmp_path / 'gt.json'
+    gt.write_text(json.dumps(dict(version='VERSION 1.3', database=database)))
+    report = bench.main([
+        '--parts', 'eval', '--models', 'mmaction2', '--gt',
+        str(gt), '--eval-per-video', '8', '--eval-repeats', '1'
+    ])
+    ev = report['evaluation']
+    assert ev['videos'] == 3 and ev['predictions'] == 24
+    assert ev['ours_wall_s'] > 0 and ev['mmaction2_evaluate_s'] > 0
+    assert 0 < ev['ours_average_mAP'] <= 1
+    assert ev['ours_average_mAP'] == pytest.approx(
+        ev['mmaction2_average_mAP'], abs=1e-12)
+
+
+def test_thumos_post_merges_windows(capsys):
+    args = bench.parse_args([
+        '--tiny', '--setting', 'thumos', '--post-batches', '1', '--steps',
+        '1', '--models', 'bmn'
+    ])
+    bench.post_worker(args)
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    result = json.loads(line[len('RESULT '):])
+    assert result['windows_per_video'] == 3
+    for key in ('smooth_b1_ms_per_video', 'noise_b2_ms_per_video'):
+        assert result[key] > 0
+    assert 'mmaction2_smooth_b1_ms_per_video' not in result
+
+    import torch
+
+    from rcl_mm.testing import noise_maps
+    params = bench.setting_params(args, 'thumos')
+    gen = torch.Generator().manual_seed(0)
+    maps = noise_maps(2 * 3, 24, 8, gen)  # 2 videos x 3 windows
+    params.update(top_k=5, window_top_k=4)
+    videos = bench.windowed_post_process(maps, 3, params)
+    assert len(videos) == 2
+    # Windows at snippets 0, 12, 24 of 24 snippets of 1/6 s: the video
+    # spans 48 snippets, 8 s.
+    for dets in videos:
+        assert dets.shape == (5, 3)
+        assert (dets[:, 0] >= 0).all() and (dets[:, 1] <= 8.0).all()
+        assert (dets[:, 0] < dets[:, 1]).all()
+        assert (dets[:-1, 2] >= dets[1:, 2]).all()
+
+
+def test_synthetic_predictions_hand_case():
+    database = {
+        'v1': dict(subset='validation', duration=100.0, annotations=[
+            dict(segment=[10.0, 30.0], label='A')]),
+        'v2': dict(subset='training', duration=60.0, annotations=[
+            dict(segment=[1.0, 2.0], label='Z')]),
+        'v3': dict(subset='validation', duration=40.0, annotations=[
+            dict(segment=[5.0, 15.0], label='B')]),
+    }
+    preds = bench.synthetic_predictions(database, None, 50, seed=3)
+    assert list(preds) == ['v1', 'v3']  # validation only, file order
+    for vid, dets in preds.items():
+        assert len(dets) == 50
+        for det in dets:
+            assert det['label'] in ('A', 'B')  # never a training label
+            start, end = det['segment']
+            assert 0.0 <= start and end <= database[vid]['duration']
+            assert 0.0 <= det['score'] < 1.0
+    assert preds == bench.synthetic_predictions(database, None, 50, seed=3)
+    assert preds != bench.synthetic_predictions(database, None, 50, seed=4)
+    assert list(bench.synthetic_predictions(database, 1, 2)) == ['v1']
+    layout = bench.mmaction2_layout(database, preds)
+    assert layout == {
+        'v_v1': dict(duration_second=100.0,
+                     annotations=database['v1']['annotations']),
+        'v_v3': dict(duration_second=40.0,
+                     annotations=database['v3']['annotations'])
+    }
+
+
+def test_derive_ratios_and_verdicts():
+    rows = [
+        dict(setting='anet', model='mmaction2', train_step_s=12.0,
+             peak_bytes=8.0),
+        dict(setting='anet', model='bmn', train_step_s=1.5, peak_bytes=1.0,
+             equal_outputs=True),
+        dict(setting='anet', model='rcl_bmn', train_step_s=2.1,
+             peak_bytes=1.5),
+    ]
+    post = dict(anet=dict(smooth_b1_ms_per_video=4.0,
+                          noise_b1_ms_per_video=25.0,
+                          smooth_b8_ms_per_video=1.0,
+                          mmaction2_noise_b1_ms_per_video=90.0))
+    verdicts = bench.derive(rows, post, 'cpu')
+    assert rows[1]['train_speedup_vs_mmaction2'] == 8.0
+    assert rows[1]['peak_ratio_vs_mmaction2'] == 0.125
+    assert rows[2]['train_ratio_vs_bmn'] == pytest.approx(1.4)
+    assert [(v['model'], v['target'], v['passed']) for v in verdicts] == [
+        ('bmn', 'step vs mmaction2 >= 10x', False),
+        ('bmn', 'peak memory <= 1/5 of mmaction2', True),
+        ('rcl_bmn', 'step <= 1.3x our BMN', False),
+        # The worst batch-1 case of ours (noise), not mmaction2's.
+        ('post-processing', 'post <= 20 ms/video', False),
+    ]
+    assert verdicts[3]['value'] == 25.0
+    assert rows[1]['targets'] == [
+        'step vs mmaction2 >= 10x: FAIL',
+        'peak memory <= 1/5 of mmaction2: PASS'
+    ]
+
+    # The speed target holds only at equal outputs.
+    rows = [dict(setting='anet', model='mmaction2', train_step_s=12.0),
+            dict(setting='anet', model='bmn', train_step_s=1.0)]
+    verdicts = bench.derive(rows, {}, 'cpu')
+    assert [(v['value'], v['passed']) for v in verdicts] == [(12.0, False)]
+
+    # On CUDA only the CUDA targets apply: 4 ms passes, 8 ms fails.
+    rows = [dict(setting='anet', model='bmn', train_step_s=0.004,
+                 predict_one_video_s=0.002),
+            dict(setting='anet', model='rcl_bmn', train_step_s=0.008)]
+    verdicts = bench.derive(rows, post, 'cuda')
+    assert [(v['model'], v['target'], v['passed']) for v in verdicts] == [
+        ('bmn', 'step <= 5 ms', True),
+        ('rcl_bmn', 'step <= 7 ms', False),
+        ('bmn', '1 video incl. post <= 3 ms', True),
+    ]
+
+
+def test_tiny_and_overrides():
+    args = bench.parse_args(['--tiny', '--temporal-dim', '20'])
+    assert args.batch == 2
+    assert bench.setting_params(args, 'anet')['temporal_dim'] == 20
+    assert bench.setting_params(args, 'thumos')['duration_dim'] == 8
+    full = bench.parse_args([])
+    assert bench.setting_params(full, 'thumos') == dict(
+        temporal_dim=256, duration_dim=64, feat_dim=2048,
+        soft_nms_alpha=0.3, soft_nms_low_threshold=0.0,
+        soft_nms_high_threshold=0.0, top_k=200, window_top_k=100,
+        window_stride=128, snippet_seconds=5 / 30, windows_per_video=9)
+
+
+def test_bad_arguments_name_the_choices(capsys):
+    with pytest.raises(SystemExit):
+        bench.parse_args(['--parts', 'train,speed'])
+    assert "--parts: unknown ['speed']" in capsys.readouterr().err
+    args = bench.parse_args(['--duration-dim', '300'])
+    with pytest.raises(SystemExit, match='D = 300 > T = 100'):
+        bench.setting_params(args, 'anet')
+
+
+DEMO_VAL = osp.join(ROOT, 'data', 'demo', 'features', 'anet_anno_val.json')
+
+
+@pytest.mark.skipif(
+    not osp.isfile(DEMO_VAL),
+    reason='no demo data; python tools/data/synthesize.py writes it')
+def test_tiny_demo_test_loop():
+    report = bench.main([
+        '--parts', 'demo', '--models', 'bmn', '--demo-videos', '2'
+    ])
+    (demo, ) = report['demo']
+    assert demo['model'] == 'bmn' and demo['videos'] == 2
+    assert demo['checkpoint'] is None
+    assert demo['s_per_video'] == pytest.approx(demo['test_s'] / 2)
+    assert 0 <= demo['metrics']['AUC'] <= 100
+
+
+def test_demo_missing_says_how_to_make_it(monkeypatch, tmp_path):
+    monkeypatch.setattr(bench, 'ROOT', str(tmp_path))
+    monkeypatch.setattr(bench, 'DEMO_CONFIGS', {
+        'bmn': osp.join(ROOT, bench.DEMO_CONFIGS['bmn'])})
+    message = bench.demo_missing()
+    assert 'data/demo/features/anet_anno_val.json is missing' in message
+    assert 'tools/data/synthesize.py' in message
