@@ -12,7 +12,8 @@ from mmengine.registry import DefaultScope
 from mmengine.runner import load_checkpoint
 
 from rcl_mm.datasets.thumos_annotations import window_starts
-from rcl_mm.datasets.transforms import LoadSnippetFeature, resize_feature
+from rcl_mm.datasets.transforms import (LoadSnippetFeature,
+                                       LoadWindowFeature, resize_feature)
 from rcl_mm.evaluation.metrics.tad_metric import MERGE_DEFAULTS
 from rcl_mm.models.task_modules import (merge_window_proposals,
                                         window_proposals)
@@ -121,16 +122,14 @@ def _snippet_array(path: str, feat_dim: int) -> np.ndarray:
     """``T x C`` features; ``.npy`` memory-mapped (read window by window).
     """
     name = osp.splitext(osp.basename(path))[0]
-    if not path.endswith('.npy'):
-        return load_video_features(path, feat_dim).T
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'Feature file {path} does not exist.')
-    feature = np.load(path, mmap_mode='r', allow_pickle=False)
+    where = f'{path} (video {name})'
+    feature = LoadWindowFeature(feat_dim=feat_dim).open(path, where,
+                                                        mmap=True)
     if feature.ndim != 2 or feature.shape[1] != feat_dim \
             or feature.shape[0] < 1:
         raise ValueError(
-            f'Feature file {path} (video {name}) holds shape '
-            f'{feature.shape}; expected T x {feat_dim} with T >= 1.')
+            f'Feature file {where} holds shape {feature.shape}; expected '
+            f'T x {feat_dim} with T >= 1.')
     return feature
 
 
@@ -165,18 +164,15 @@ def detect_windowed(model: torch.nn.Module, features: np.ndarray,
     size = model.temporal_dim
     num_snippets = features.shape[0]
     starts = window_starts(num_snippets, size, size - window_overlap)
+    loader = LoadWindowFeature(feat_dim=features.shape[1])
     kept = []
     for begin in range(0, len(starts), batch_size):
         batch = starts[begin:begin + batch_size].tolist()
-        inputs = np.zeros((len(batch), features.shape[1], size),
-                          dtype=np.float32)
-        for i, start in enumerate(batch):
-            window = np.asarray(features[start:start + size],
-                                dtype=np.float32)
-            if not np.isfinite(window).all():
-                raise ValueError(f'Video {name}: NaN or Inf features in '
-                                 f'snippets {start}..{start + size - 1}.')
-            inputs[i, :, :window.shape[0]] = window.T
+        inputs = np.stack([
+            loader.read_window(features, start, size,
+                               f'of video {name}, window at snippet {start}')
+            for start in batch
+        ])
         inputs = torch.from_numpy(inputs).to(device)
         segments, scores, valid = model.window_candidates(inputs)
         kept.extend(

@@ -136,3 +136,20 @@ def test_localizer_predicts_windows_without_nms(tiny_bmn):
         video_name='w', duration_second=10.))]
     with pytest.raises(ValueError, match='mixes windows'):
         tiny_bmn(inputs, mixed, mode='predict')
+
+
+def test_windowed_inference_names_the_window_with_nan(tiny_bmn):
+    from rcl_mm.apis import detect_windowed
+    features = np.random.default_rng(0).standard_normal(
+        (70, 8)).astype(np.float32)
+    features[50, 3] = np.nan
+    merge = dict(soft_nms_alpha=0.3, soft_nms_low_threshold=0.,
+                 soft_nms_high_threshold=0., top_k=10)
+    with pytest.raises(ValueError, match=r'video v_long, window at snippet '
+                       r'32 has NaN or Inf values at snippet index\(es\) 18'):
+        detect_windowed(tiny_bmn, features, 0.2, 0, merge, batch_size=2,
+                        name='v_long')
+    features[50, 3] = 0.
+    dets = detect_windowed(tiny_bmn, features, 0.2, 0, merge, batch_size=2)
+    assert dets.shape[1] == 3 and 0 < len(dets) <= 10
+    assert dets[:, 0].min() >= 0 and dets[:, 1].max() <= 70 * 0.2 + 1e-9

@@ -58,6 +58,25 @@ class LoadSnippetFeature(LoadLocalizationFeature):
         """
         path = results['feature_path']
         where = f'{path} (video {results.get("video_name", "<unknown>")})'
+        feature = self.open(path, where)
+        self._check(feature, where)
+        results['raw_feature'] = np.ascontiguousarray(feature.T)
+        return results
+
+    def open(self, path: str, where: str,
+             mmap: bool = False) -> np.ndarray:
+        """The ``T x C`` array of a csv or npy file, values unchecked.
+
+        Args:
+            path (str): The feature file.
+            where (str): How messages name it (file and video).
+            mmap (bool): Memory-map a ``.npy`` file (read lazily, e.g.
+                window by window); a csv is always read whole.
+
+        Raises:
+            FileNotFoundError: If the file is missing.
+            ValueError: For an unknown extension or an unreadable file.
+        """
         ext = osp.splitext(path)[1].lower()
         if ext not in ('.csv', '.npy'):
             raise ValueError(
@@ -67,17 +86,16 @@ class LoadSnippetFeature(LoadLocalizationFeature):
             raise FileNotFoundError(
                 f'Feature file {where} does not exist; check '
                 'data_prefix and feature_ext in the dataset config.')
-        feature = self._read(path, ext, where)
-        self._check(feature, where)
-        results['raw_feature'] = np.ascontiguousarray(feature.T)
-        return results
+        return self._read(path, ext, where, mmap)
 
     @staticmethod
-    def _read(path: str, ext: str, where: str) -> np.ndarray:
+    def _read(path: str, ext: str, where: str,
+              mmap: bool = False) -> np.ndarray:
         """Read the ``T x C`` array of a csv or npy file."""
         try:
             if ext == '.npy':
-                feature = np.load(path, allow_pickle=False)
+                feature = np.load(path, mmap_mode='r' if mmap else None,
+                                  allow_pickle=False)
             else:
                 with warnings.catch_warnings():
                     # A header-only file: reported below as too short.
@@ -96,6 +114,8 @@ class LoadSnippetFeature(LoadLocalizationFeature):
         if not np.issubdtype(feature.dtype, np.number):
             raise ValueError(f'Feature file {where} holds {feature.dtype} '
                              'values; expected numbers.')
+        if mmap and ext == '.npy':
+            return feature  # converted window by window (read_window)
         return feature.astype(np.float32, copy=False)
 
     def _check(self, feature: np.ndarray, where: str) -> None:
@@ -246,22 +266,7 @@ class LoadWindowFeature(LoadSnippetFeature):
         """
         path = results['feature_path']
         where = f'{path} (video {results.get("video_name", "<unknown>")})'
-        ext = osp.splitext(path)[1].lower()
-        if ext not in ('.csv', '.npy'):
-            raise ValueError(f'Feature file {where}: unknown extension '
-                             f'"{ext}"; use .csv or .npy.')
-        if not osp.isfile(path):
-            raise FileNotFoundError(
-                f'Feature file {where} does not exist; check '
-                'data_prefix and feature_ext in the dataset config.')
-        if ext == '.npy':
-            try:
-                feature = np.load(path, mmap_mode='r', allow_pickle=False)
-            except (ValueError, OSError) as error:
-                raise ValueError(f'Feature file {where} could not be read '
-                                 f'as .npy ({error}).') from error
-        else:
-            feature = self._read(path, ext, where)
+        feature = self.open(path, where, mmap=True)
         if feature.ndim != 2:
             raise ValueError(
                 f'Feature file {where} holds an array of shape '
@@ -273,14 +278,24 @@ class LoadWindowFeature(LoadSnippetFeature):
                 f'the dataset cut its windows for {expected}; fix '
                 'num_snippets in the video info file or re-extract the '
                 'features.')
-        start = int(results['window_start'])
-        size = int(results['window_size'])
+        results['raw_feature'] = self.read_window(
+            feature, int(results['window_start']),
+            int(results['window_size']), where)
+        return results
+
+    def read_window(self, feature: np.ndarray, start: int, size: int,
+                    where: str) -> np.ndarray:
+        """Rows ``start .. start + size`` of ``T x C`` features, checked
+        (channels, NaN / Inf) and zero-padded past the end of the video.
+
+        Returns:
+            np.ndarray: ``C x size`` float32.
+        """
         window = np.asarray(feature[start:start + size], dtype=np.float32)
         self._check(window, where)
         out = np.zeros((window.shape[1], size), dtype=np.float32)
         out[:, :window.shape[0]] = window.T
-        results['raw_feature'] = out
-        return results
+        return out
 
     def __repr__(self) -> str:
         return f'{self.__class__.__name__}(feat_dim={self.feat_dim})'
