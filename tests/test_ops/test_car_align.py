@@ -26,6 +26,23 @@ DEVICES = [
             not torch.cuda.is_available(), reason='needs CUDA')),
 ]
 
+
+@pytest.fixture(autouse=True)
+def full_float32_precision():
+    """Keep cuDNN and cuBLAS from rounding float32 through TF32.
+
+    cuDNN convolutions may use TF32 by default, which puts errors of about
+    1e-3 into the conv3d references on CUDA; the parity tests check 1e-5.
+    """
+    saved = (torch.backends.cudnn.allow_tf32,
+             torch.backends.cuda.matmul.allow_tf32)
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
+    yield
+    (torch.backends.cudnn.allow_tf32,
+     torch.backends.cuda.matmul.allow_tf32) = saved
+
+
 # One channel whose features are powers of ten, so that each expected value
 # below shows which features a bin read and with what weight.
 X_POW10 = torch.tensor([[[1., 10., 100., 1000.]]], dtype=torch.float64)
