@@ -74,11 +74,39 @@ def test_tiny_run_models_and_post(tmp_path, capsys):
     memory = targets[('bmn', 'peak memory <= 1/5 of mmaction2')]
     assert memory['passed'] == (memory['value'] <= 0.2)
 
+    assert saved['partial'] is False
     printed = capsys.readouterr().out
+    # Each worker's numbers are printed as soon as it finishes.
+    assert printed.index('result mmaction2 (anet): {') < printed.index(
+        'running bmn (anet)')
     assert '| anet    | mmaction2 |' in printed
     assert '| anet    | bmn       |' in printed
     assert 'candidate selection + Soft-NMS' in printed
     assert 'max relative error of our BMN vs mmaction2' in printed
+
+
+def test_partial_report_survives_a_stopped_run(tmp_path, monkeypatch):
+    """A run stopped after some workers (a time limit, say) leaves their
+    numbers in --out, marked partial."""
+    out = tmp_path / 'bench.json'
+
+    def stopped(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(bench, 'derive', stopped)
+    with pytest.raises(KeyboardInterrupt):
+        bench.main([
+            '--tiny', '--models', 'bmn', '--settings', 'anet', '--parts',
+            'train,post', '--steps', '1', '--warmup', '0', '--threads', '1',
+            '--post-batches', '1', '--out',
+            str(out)
+        ])
+    saved = json.loads(out.read_text())
+    assert saved['partial'] is True
+    assert [r['model'] for r in saved['models']] == ['bmn']
+    assert saved['models'][0]['train_step_s'] > 0
+    assert saved['post_processing']['anet']['noise_b1_ms_per_video'] > 0
+    assert 'targets' not in saved
 
 
 def test_tiny_eval_against_mmaction2(tmp_path):

@@ -256,6 +256,21 @@ def machine_info(device):
 
 
 # --------------------------------------------------------------- models --
+def mmaction2_bmn_class():
+    """mmaction2's ``BMN`` class, importable whatever transformers is.
+
+    ``mmaction.models`` imports its multimodal (VindLU) models whenever
+    transformers >= 4.28 is installed, and they fail to import with the
+    transformers 5 releases; the benchmark needs none of them.
+    """
+    import rcl_mm  # noqa: F401  (provides mmaction2's missing module)
+    if 'mmaction.models' not in sys.modules:
+        from mmaction.utils import dependency
+        dependency.WITH_MULTIMODAL = False
+    from mmaction.models import BMN
+    return BMN
+
+
 def build_model(name, params):
     """One model with seeded weights at a setting.
 
@@ -263,8 +278,7 @@ def build_model(name, params):
     ``bmn`` where D = T is our BMN with mmaction2's weights converted, so
     that both give the same outputs; otherwise the model of its config.
     """
-    import rcl_mm  # noqa: F401  (provides mmaction2's missing module)
-    from mmaction.models import BMN as MMBMN
+    MMBMN = mmaction2_bmn_class()
     torch.manual_seed(0)
     bmn_kwargs = dict(
         temporal_dim=params['temporal_dim'], boundary_ratio=0.5,
@@ -337,8 +351,13 @@ def model_worker(args):
         # Outputs of the seeded weights, before any training step, in
         # float32 (compared across models by the parent).
         model.eval()
+        # cuDNN may run float32 convolutions in TF32 (errors ~1e-3), which
+        # would hide whether the models agree; timings keep the default.
+        tf32 = torch.backends.cudnn.allow_tf32
+        torch.backends.cudnn.allow_tf32 = False
         with torch.no_grad():
             out = model(inputs, samples, mode='tensor')
+        torch.backends.cudnn.allow_tf32 = tf32
         torch.save([t.float().cpu() for t in out[:3]],
                    osp.join(args.scratch, f'{args.worker}.pt'))
     if device.type == 'cuda':
@@ -395,8 +414,7 @@ def mmaction2_post(maps, params):
     (batch 1): the predict method bound to a stand-in that returns them."""
     import types
 
-    import rcl_mm  # noqa: F401
-    from mmaction.models import BMN as MMBMN
+    MMBMN = mmaction2_bmn_class()
     from mmaction.structures import ActionDataSample
     start, end, conf = maps
     stand_in = types.SimpleNamespace(
@@ -801,7 +819,12 @@ def run_worker(args, worker, setting, scratch, failures):
                              exit=proc.returncode,
                              stderr=proc.stderr[-3000:]))
         return None
-    return json.loads(lines[-1][len('RESULT '):])
+    result = json.loads(lines[-1][len('RESULT '):])
+    # Shown at once, so that a run stopped from outside (a time limit)
+    # still has the numbers of every worker that finished.
+    print(f'result {worker}' + (f' ({setting})' if setting else '') +
+          ': ' + json.dumps(result), flush=True)
+    return result
 
 
 def derive(rows, post, device_type):
@@ -978,6 +1001,17 @@ def main(argv=None):
         settings={s: setting_params(args, s) for s in args.settings})
     rows, post, ops, demo, evaluation = [], {}, [], [], None
     failures = []
+
+    def save(partial=True):
+        if not args.out:
+            return
+        from rcl_mm.utils.io import atomic_write
+        report.update(models=rows, post_processing=post, car_align=ops,
+                      evaluation=evaluation, demo=demo, failures=failures,
+                      partial=partial)
+        with atomic_write(args.out) as f:
+            json.dump(report, f, indent=2)
+
     with tempfile.TemporaryDirectory(prefix='rcl_mm_benchmark_') as scratch:
         for setting in args.settings:
             params = setting_params(args, setting)
@@ -996,6 +1030,7 @@ def main(argv=None):
                                      scratch if compare else None, failures)
                     if row is not None:
                         rows.append(row)
+                        save()
                 if all(osp.isfile(osp.join(scratch, f'{m}.pt'))
                        for m in ('mmaction2', 'bmn')):
                     errors = output_errors(scratch)
@@ -1009,14 +1044,17 @@ def main(argv=None):
                 result = run_worker(args, 'post', setting, None, failures)
                 if result is not None:
                     post[setting] = result
+                    save()
             if 'op' in args.parts:
                 for case in op_cases(args, params):
                     result = run_worker(args, 'op:' + json.dumps(case),
                                         setting, None, failures)
                     if result is not None:
                         ops.append(dict(result, setting=setting))
+                        save()
         if 'eval' in args.parts:
             evaluation = run_eval(args, scratch)
+            save()
         if 'demo' in args.parts:
             missing = demo_missing()
             if missing:
@@ -1029,6 +1067,7 @@ def main(argv=None):
                                             scratch, failures)
                         if result is not None:
                             demo.append(result)
+                            save()
     verdicts = derive(rows, post, device.type)
     demo_rows = [d for d in demo if 'skipped' not in d]
     print(format_tables(rows, post, ops, evaluation, demo_rows, args.batch))
@@ -1045,15 +1084,14 @@ def main(argv=None):
     print(f'{m["device_name"]}, {m["cpus_usable"]} CPUs usable, torch '
           f'{m["torch"]}, {m["torch_threads"]} threads, '
           f'amp {args.amp}, {report["date"]}')
-    report.update(models=rows, post_processing=post, car_align=ops,
-                  evaluation=evaluation, demo=demo, targets=verdicts,
-                  failures=failures)
+    report['targets'] = verdicts
     for failure in failures:
         print(f'FAILED: {failure["worker"]} ({failure["setting"]}), exit '
               f'{failure["exit"]}; its rows are missing')
-    if args.out:
-        with open(args.out, 'w') as f:
-            json.dump(report, f, indent=2)
+    save(partial=False)
+    report.update(models=rows, post_processing=post, car_align=ops,
+                  evaluation=evaluation, demo=demo, failures=failures,
+                  partial=False)
     return report
 
 
