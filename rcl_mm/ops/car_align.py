@@ -232,6 +232,28 @@ def _transpose_plan(plan: _BagPlan, num_rows: int) -> _BagPlan:
                     _exclusive_offsets(rows, num_rows))
 
 
+def _dense_plan(rows: Tensor, weight: Tensor, num_rows: int,
+                dtype: torch.dtype) -> Tensor:
+    """Merged taps as a dense ``(M, num_bags, num_rows)`` matrix.
+
+    Args:
+        rows (Tensor): Table rows of shape ``(M, num_bags, L)``.
+        weight (Tensor): Merged tap weights of the same shape: a row
+            appears at most once per bag with a non-zero weight.
+        num_rows (int): Rows of the table the matrix multiplies.
+        dtype (torch.dtype): dtype of the result (the table's).
+
+    Returns:
+        Tensor: ``A`` with ``A[m, j, r]`` the weight of row ``r`` in bag
+        ``j``. Built by ``scatter_add_``; since each ``(bag, row)`` gets at
+        most one non-zero weight, the result does not depend on the order
+        of the additions (CUDA atomics included).
+    """
+    matrix = weight.new_zeros(rows.shape[:2] + (num_rows, ))
+    matrix.scatter_add_(2, rows, weight)
+    return matrix.to(dtype)
+
+
 def _tile_width(width: int, num_rows: int, dtype: torch.dtype,
                 device: torch.device) -> int:
     """Columns per tile of a ``num_rows x width`` gathered table.
@@ -351,7 +373,8 @@ def car_align_with_sampling(x: Tensor,
                             index: Tensor,
                             weight: Tensor,
                             proj_weight: Optional[Tensor] = None,
-                            channels_last: bool = False) -> Tensor:
+                            channels_last: bool = False,
+                            impl: str = 'gather') -> Tensor:
     """Sample segment features with a precomputed plan.
 
     Args:
@@ -369,6 +392,15 @@ def car_align_with_sampling(x: Tensor,
             ``K = D * T`` segments viewed as ``(B, D, T, O)`` is a
             channels-last map for the 2-D convolutions that follow.
             Defaults to False.
+        impl (str): How the taps are summed. ``'gather'`` (default):
+            ``embedding_bag`` over the merged taps, memory and work
+            proportional to the taps. ``'dense'``: the merged taps as a
+            dense ``(K, T * N)`` matrix (``(N * K, T)`` without projection)
+            multiplied with the table, one matrix product per pass; it
+            does ``K * T * N * O`` multiply-adds per element instead of
+            ``taps * O`` and holds the matrix (e.g. 5,050 x 3,200 at ANet:
+            32 MiB in bfloat16), which suits GPUs' matrix units and not
+            the CPU. Both give the same values up to rounding.
 
     Returns:
         Tensor: ``(B, C, N, K)`` sampled features, or ``(B, O, K)`` when
@@ -379,6 +411,8 @@ def car_align_with_sampling(x: Tensor,
     if channels_last and proj_weight is None:
         raise ValueError('channels_last needs proj_weight: the unprojected '
                          'result is (B, C, N, K).')
+    if impl not in ('gather', 'dense'):
+        raise ValueError(f"impl must be 'gather' or 'dense', got {impl!r}")
     index, weight = _batched_plan(x, index, weight)
     batch, channels, temporal_dim = x.shape
     num_plans, num_segments, num_bins, num_taps = index.shape
@@ -389,6 +423,14 @@ def car_align_with_sampling(x: Tensor,
         # Bags ordered (n, k), so that the B x C x (N * K) result is already
         # B x C x N x K.
         shape = (num_plans, num_bins * num_segments, num_taps)
+        if impl == 'dense':
+            matrix = _dense_plan(
+                index.transpose(1, 2).reshape(shape),
+                weight.transpose(1, 2).reshape(shape), temporal_dim,
+                x.dtype)
+            # B x C x T times T x (N * K): already B x C x N x K.
+            out = torch.matmul(x, matrix.transpose(1, 2))
+            return out.view(batch, channels, num_bins, num_segments)
         plans = _bag_plans(
             index.transpose(1, 2).reshape(shape),
             weight.transpose(1, 2).reshape(shape))
@@ -408,9 +450,30 @@ def car_align_with_sampling(x: Tensor,
     bins = torch.arange(num_bins, device=index.device)
     rows = index * num_bins + bins[:, None]
     shape = (num_plans, num_segments, num_bins * num_taps)
-    plans = _bag_plans(rows.reshape(shape), weight.reshape(shape))
     num_rows = temporal_dim * num_bins
     out_channels = proj_weight.size(0)
+    if impl == 'dense':
+        # Z[b, t, n * O + o] = sum_c x[b, c, t] W[o, c, n]: row t * N + n.
+        table = torch.matmul(
+            xt, proj_weight.to(x.dtype).permute(1, 2, 0).reshape(
+                channels, num_bins * out_channels))
+        matrix = _dense_plan(rows.reshape(shape), weight.reshape(shape),
+                             num_rows, table.dtype)
+        if num_plans == 1:
+            # One plan: Z as (T * N) x (B * O), so one matrix product
+            # serves the whole batch without copying the matrix B times.
+            table = table.view(batch, num_rows, out_channels).transpose(
+                0, 1).reshape(num_rows, batch * out_channels)
+            out = torch.matmul(matrix[0], table).view(
+                num_segments, batch, out_channels)
+            out = out.transpose(0, 1)  # B x K x O
+        else:
+            out = torch.bmm(matrix,
+                            table.view(batch, num_rows, out_channels))
+        if channels_last:
+            return out.contiguous()
+        return out.permute(0, 2, 1).contiguous()
+    plans = _bag_plans(rows.reshape(shape), weight.reshape(shape))
     width = _tile_width(out_channels, num_rows, x.dtype, x.device)
     # Tile g of W as C x (N * width), so that one batched matmul gives every
     # tile's table, G x (B * T) x (N * width) = G x B x R x width.
@@ -432,7 +495,8 @@ def car_align(x: Tensor,
               num_bins: int = 32,
               points_per_bin: int = 3,
               widen_ratio: float = 0.5,
-              proj_weight: Optional[Tensor] = None) -> Tensor:
+              proj_weight: Optional[Tensor] = None,
+              impl: str = 'gather') -> Tensor:
     """Sample segment features, computing the sampling plan on the fly.
 
     Args:
@@ -444,6 +508,8 @@ def car_align(x: Tensor,
         widen_ratio (float): ``r``. Defaults to 0.5.
         proj_weight (Tensor, optional): ``(O, C, N)`` projection. Defaults
             to None.
+        impl (str): ``'gather'`` or ``'dense'``, see
+            :func:`car_align_with_sampling`. Defaults to ``'gather'``.
 
     Returns:
         Tensor: ``(B, C, N, K)``, or ``(B, O, K)`` with ``proj_weight``.
@@ -453,7 +519,8 @@ def car_align(x: Tensor,
                          f'{tuple(segments.shape)}')
     index, weight = car_align_sampling(segments, x.size(2), num_bins,
                                        points_per_bin, widen_ratio)
-    return car_align_with_sampling(x, index, weight, proj_weight)
+    return car_align_with_sampling(x, index, weight, proj_weight,
+                                   impl=impl)
 
 
 class CARAlign(nn.Module):
@@ -467,16 +534,23 @@ class CARAlign(nn.Module):
         points_per_bin (int): ``S``, points averaged per bin. Defaults to 3.
         widen_ratio (float): ``r``, context added on each side as a fraction
             of the segment length. Defaults to 0.5.
+        impl (str): ``'gather'`` or ``'dense'``, see
+            :func:`car_align_with_sampling`. Defaults to ``'gather'``.
     """
 
     def __init__(self,
                  num_bins: int = 32,
                  points_per_bin: int = 3,
-                 widen_ratio: float = 0.5) -> None:
+                 widen_ratio: float = 0.5,
+                 impl: str = 'gather') -> None:
         super().__init__()
+        if impl not in ('gather', 'dense'):
+            raise ValueError(
+                f"impl must be 'gather' or 'dense', got {impl!r}")
         self.num_bins = num_bins
         self.points_per_bin = points_per_bin
         self.widen_ratio = widen_ratio
+        self.impl = impl
 
     def forward(self,
                 x: Tensor,
@@ -493,13 +567,14 @@ class CARAlign(nn.Module):
             Tensor: ``(B, C, N, K)``, or ``(B, O, K)`` with ``proj_weight``.
         """
         return car_align(x, segments, self.num_bins, self.points_per_bin,
-                         self.widen_ratio, proj_weight)
+                         self.widen_ratio, proj_weight, self.impl)
 
     def __repr__(self) -> str:
         s = self.__class__.__name__
         s += f'(num_bins={self.num_bins}, '
         s += f'points_per_bin={self.points_per_bin}, '
-        s += f'widen_ratio={self.widen_ratio})'
+        s += f'widen_ratio={self.widen_ratio}, '
+        s += f'impl={self.impl!r})'
         return s
 
 

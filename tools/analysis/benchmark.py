@@ -531,7 +531,12 @@ def op_cases(args, params):
     cases = [dict(impl='car', batch=args.batch, dtype='float32'),
              dict(impl='car', batch=args.batch, dtype='bfloat16'),
              dict(impl='car', batch=1, dtype='float32'),
+             dict(impl='car_dense', batch=args.batch, dtype='float32'),
              dict(impl='dense', batch=1, dtype='float32')]
+    if torch.device(args.device).type == 'cuda':
+        # CARAlign's matrix-product path is meant for GPUs' matrix units.
+        cases.insert(4, dict(impl='car_dense', batch=args.batch,
+                             dtype='bfloat16'))
     channels, out = (16, 32) if args.tiny else (256, 512)
     for case in cases:
         case.update(channels=channels, out=out, bins=32, points=3,
@@ -567,11 +572,12 @@ def op_worker(args):
     x = torch.randn(b, c, t, dtype=dtype, device=device, requires_grad=True)
     proj = (torch.randn(o, c, n, dtype=dtype, device=device) *
             0.01).requires_grad_()
-    if case['impl'] == 'car':
+    if case['impl'] in ('car', 'car_dense'):
         index, weight = index.to(device), weight.to(device)
+        impl = 'dense' if case['impl'] == 'car_dense' else 'gather'
 
         def step():
-            out = car_align_with_sampling(x, index, weight, proj)
+            out = car_align_with_sampling(x, index, weight, proj, impl=impl)
             out.float().sum().backward()
     else:
         mask = dense_mask(index, weight, t, flat_index, d).to(device, dtype)

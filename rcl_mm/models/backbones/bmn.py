@@ -36,6 +36,10 @@ class BMNBackbone(BaseModule):
         num_samples_per_bin (int): Points per bin, S. Defaults to 3.
         hidden_dim_1d (int): Channels of the 1-D features. Defaults to 256.
         hidden_dim_3d (int): Channels of the proposal map. Defaults to 512.
+        car_align_impl (str): How CARAlign sums its taps: ``'gather'``
+            (default; the CPU's fast path) or ``'dense'`` (matrix products,
+            for GPUs), see :func:`rcl_mm.ops.car_align_with_sampling`.
+            Same outputs up to rounding.
         init_cfg (dict, optional): Initialisation config. Defaults to None,
             PyTorch's default initialisation as mmaction2's BMN.
     """
@@ -49,6 +53,7 @@ class BMNBackbone(BaseModule):
                  num_samples_per_bin: int = 3,
                  hidden_dim_1d: int = 256,
                  hidden_dim_3d: int = 512,
+                 car_align_impl: str = 'gather',
                  init_cfg: OptConfigType = None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.feat_dim = feat_dim
@@ -59,6 +64,10 @@ class BMNBackbone(BaseModule):
         self.num_samples_per_bin = num_samples_per_bin
         self.hidden_dim_1d = hidden_dim_1d
         self.hidden_dim_3d = hidden_dim_3d
+        if car_align_impl not in ('gather', 'dense'):
+            raise ValueError("car_align_impl must be 'gather' or 'dense', "
+                             f'got {car_align_impl!r}')
+        self.car_align_impl = car_align_impl
 
         def conv1d(in_channels, out_channels, **kwargs):
             return [
@@ -122,7 +131,7 @@ class BMNBackbone(BaseModule):
         sampled = car_align_with_sampling(
             proposal_feat, self.grid_sample_index,
             self.grid_sample_weight.to(proposal_feat.dtype), weight,
-            channels_last=True)
+            channels_last=True, impl=self.car_align_impl)
         # In place: the op keeps nothing of its output for its backward.
         out = sampled.add_(self.bm_conv.bias.to(sampled.dtype)).relu_()
         return out.view(batch, self.duration_dim, self.temporal_dim,
@@ -153,7 +162,7 @@ class BMNBackbone(BaseModule):
         sampled = car_align(
             proposal_feat, index_segments.to(proposal_feat.dtype),
             self.num_samples, self.num_samples_per_bin, self.boundary_ratio,
-            proj_weight=weight)
+            proj_weight=weight, impl=self.car_align_impl)
         inside = (segments[..., 1] <= self.temporal_dim + 1e-6)
         sampled = sampled * inside[:, None, :].to(sampled.dtype)
         return (sampled + self.bm_conv.bias.view(1, -1, 1)).relu()
