@@ -12,7 +12,8 @@ convolutions and linear layers are counted, element-wise operations
 The fused BM layer (:meth:`BMNBackbone.boundary_matching`) is counted as
 what it computes: the projection ``bmm`` (``B * T * C * O * N``) plus the
 tap sums (``B * O * taps``, ``taps`` = the non-zero weights of the merged
-grid plan, at most ``2 * S`` per bin and anchor).
+grid plan, at most ``2 * S`` per bin and anchor). The RRM refiner's
+functional head convolution is counted by :func:`rrm_head_flops`.
 """
 from typing import Dict
 
@@ -21,6 +22,7 @@ import torch.nn as nn
 from torch import Tensor
 
 from rcl_mm.models.backbones.bmn import BMNBackbone
+from rcl_mm.models.heads.rrm_refiner import RRMRefiner
 from rcl_mm.ops.car_align import _merge_bins
 
 
@@ -49,6 +51,36 @@ def bm_layer_flops(backbone: BMNBackbone, batch: int) -> int:
                             backbone.grid_sample_weight[None])
     taps = int((weight != 0).sum())
     return batch * (bmm + out_channels * taps)
+
+
+def rrm_head_flops(refiner: RRMRefiner, feat: Tensor, iters: int) -> int:
+    """FLOPs of the delta head's first 1x1 conv, which
+    :class:`RRMRefiner` applies functionally in three parts.
+
+    Its hidden-state part runs on the pooled grid before upsampling, its
+    map part on the full grid every iteration, its fine-feature part once.
+
+    Args:
+        refiner (RRMRefiner): The refiner.
+        feat (Tensor): Its ``B x C x D x T`` input.
+        iters (int): Iterations run.
+
+    Returns:
+        int: ``B * H * (D * T * F + iters * (Dc * Tc * hdim + D * T * 2))``
+        with ``H`` head channels, ``F`` fine-feature channels and the
+        pooled grid ``Dc x Tc``; 0 for no iterations.
+    """
+    if iters == 0:
+        return 0
+    batch, _, duration, temporal = feat.shape
+    head = refiner.delta_head[0]
+    stride = refiner.stride
+    coarse = -(-duration // stride) * -(-temporal // stride)
+    cells = duration * temporal
+    fine_channels = head.in_channels - refiner.hdim - 2
+    per_iter = coarse * refiner.hdim + cells * 2
+    return batch * head.out_channels * (cells * fine_channels +
+                                        iters * per_iter)
 
 
 @torch.no_grad()
@@ -86,6 +118,9 @@ def count_flops(model: nn.Module, inputs: Tensor,
     def bm_hook(module, args, output):
         add(module, bm_layer_flops(module, args[0].size(0)))
 
+    def rrm_hook(module, args, output):
+        add(module, rrm_head_flops(module, args[0], len(output)))
+
     for module in model.modules():
         if isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):
             handles.append(module.register_forward_hook(conv_hook))
@@ -93,6 +128,8 @@ def count_flops(model: nn.Module, inputs: Tensor,
             handles.append(module.register_forward_hook(linear_hook))
         elif isinstance(module, BMNBackbone):
             handles.append(module.register_forward_hook(bm_hook))
+        elif isinstance(module, RRMRefiner):
+            handles.append(module.register_forward_hook(rrm_hook))
     try:
         model(inputs, **forward_kwargs)
     finally:

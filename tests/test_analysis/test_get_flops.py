@@ -6,9 +6,9 @@ import os.path as osp
 import torch
 import torch.nn as nn
 
-from rcl_mm.models import BMNBackbone
+from rcl_mm.models import BMNBackbone, RRMRefiner
 from rcl_mm.models.complexity import (bm_layer_flops, count_flops,
-                                      parameter_count)
+                                      parameter_count, rrm_head_flops)
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -76,3 +76,25 @@ def test_rrm_iterations_table_and_budget():
     assert flops[15] - flops[10] == step * 5 // 4
     # The target: 10 iterations add at most 20% to the 0-iteration model.
     assert flops[10] <= 1.2 * flops[0]
+
+
+def test_rrm_head_flops_hand_case():
+    """The head's first 1x1 conv, applied in parts: 7 output channels,
+    hidden part on the 3 x 5 pooled grid (6 x 9, stride 2, ceil), map part
+    (2 channels) on the 6 x 9 grid every iteration, fine part (5 channels)
+    once."""
+    refiner = RRMRefiner(in_channels=6, hdim=8, cdim=4, map_channels=3,
+                         feat_channels=5, head_channels=7, stride=2, iters=4)
+    feat = torch.zeros(2, 6, 6, 9)
+    once = 7 * 54 * 5
+    per_iter = 7 * (15 * 8 + 54 * 2)
+    assert rrm_head_flops(refiner, feat, 4) == 2 * (once + 4 * per_iter)
+    assert rrm_head_flops(refiner, feat, 0) == 0
+    # One more iteration adds, per batch element: map_enc (3x3, 2 -> 3) and
+    # the GRU's three 3x3 convs (8 + 12 -> 8) on the 15 pooled cells, the
+    # head's last 1x1 conv (7 -> 2) on the 54 cells, and the head part.
+    logits = torch.zeros(2, 2, 6, 9)
+    step = count_flops(refiner, feat, logits=logits, iters=4)['total'] - \
+        count_flops(refiner, feat, logits=logits, iters=3)['total']
+    modules = 15 * 3 * 2 * 9 + 3 * 15 * 8 * 20 * 9 + 54 * 2 * 7
+    assert step == 2 * (modules + per_iter)

@@ -134,6 +134,50 @@ def test_refiner_zero_iterations_is_identity():
     assert not any(k.startswith('loss_rrm') for k in losses)
 
 
+def refine_by_concatenation(refiner, feat, logits, iters):
+    """RRMRefiner as first written: the delta head on the concatenation
+    of the upsampled hidden state, the map and the fine features."""
+    pool = refiner._pool
+    net, inp = torch.split(refiner.cnet(pool(feat)),
+                           [refiner.hdim, refiner.cdim], dim=1)
+    net, inp = torch.tanh(net), torch.relu(inp)
+    feat_coarse = refiner.feat_enc(pool(feat))
+    feat_fine = refiner.fine_feat(feat)
+    heatmap, maps = logits, []
+    for _ in range(iters):
+        x = torch.cat((refiner.map_enc(pool(heatmap)), feat_coarse, inp), 1)
+        net = refiner.gru(net, x)
+        up = torch.nn.functional.interpolate(
+            net, size=logits.shape[-2:], mode='bilinear',
+            align_corners=False)
+        heatmap = heatmap + refiner.delta_head(
+            torch.cat((up, heatmap, feat_fine), 1))
+        maps.append(heatmap)
+    return maps
+
+
+@pytest.mark.parametrize('stride, size', [(2, (6, 9)), (3, (7, 7)),
+                                          (1, (4, 5))])
+def test_refiner_head_split_equals_the_concatenation(stride, size):
+    """The head's 1x1 conv applied before upsampling (and the fine part
+    once) gives the concatenated head's maps: bilinear upsampling and a
+    1x1 conv commute, borders and odd sizes included."""
+    torch.manual_seed(0)
+    refiner = RRMRefiner(in_channels=6, hdim=8, cdim=4, map_channels=3,
+                         feat_channels=5, head_channels=7, stride=stride,
+                         iters=4)
+    randomize(refiner)
+    feat = torch.randn(2, 6, *size)
+    logits = torch.randn(2, 2, *size)
+    maps = refiner(feat, logits)
+    expected = refine_by_concatenation(refiner, feat, logits, 4)
+    assert len(maps) == 4
+    # float32 (the refiner's precision), summed in another order.
+    for got, want in zip(maps, expected):
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+        assert (got - want).abs().max() < 1e-3 * want.abs().max()
+
+
 def test_refiner_steps_shapes_and_gradients():
     refiner = RRMRefiner(in_channels=5, hdim=6, cdim=3, map_channels=2,
                          feat_channels=2, head_channels=3, stride=3,

@@ -160,6 +160,19 @@ class RRMRefiner(BaseModule):
             net, inp = torch.tanh(net), torch.relu(inp)
             feat_coarse = self.feat_enc(coarse)
             feat_fine = self.fine_feat(feat)
+            # The head's first layer is a 1x1 conv of cat(up(net), map,
+            # fine features). A 1x1 conv commutes with bilinear upsampling
+            # (both linear; the interpolation weights sum to 1, so the bias
+            # passes through), so it is applied in three parts: to the
+            # coarse hidden state before upsampling (hdim -> head channels
+            # at 1 / stride^2 of the cells), to the map, and to the fixed
+            # fine features once for all iterations. Same result, without
+            # upsampling hdim channels or concatenating at full resolution.
+            head_in = self.delta_head[0]
+            w_net, w_map, w_feat = torch.split(
+                head_in.weight,
+                [self.hdim, 2, head_in.in_channels - self.hdim - 2], dim=1)
+            feat_term = F.conv2d(feat_fine, w_feat, head_in.bias)
         maps = []
         heatmap = logits.float()
         for _ in range(iters):
@@ -170,10 +183,12 @@ class RRMRefiner(BaseModule):
                 x = torch.cat(
                     (self.map_enc(self._pool(heatmap)), feat_coarse, inp), 1)
                 net = self.gru(net, x)
-                up = F.interpolate(
-                    net, size=size, mode='bilinear', align_corners=False)
-                delta = self.delta_head(
-                    torch.cat((up, heatmap.to(up.dtype), feat_fine), 1))
+                hidden = F.interpolate(
+                    F.conv2d(net, w_net), size=size, mode='bilinear',
+                    align_corners=False)
+                hidden = hidden + F.conv2d(
+                    heatmap.to(hidden.dtype), w_map) + feat_term
+                delta = self.delta_head[2](self.delta_head[1](hidden))
             heatmap = heatmap + delta.float()
             maps.append(heatmap)
         return maps
