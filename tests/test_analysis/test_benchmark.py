@@ -109,6 +109,21 @@ def test_partial_report_survives_a_stopped_run(tmp_path, monkeypatch):
     assert 'targets' not in saved
 
 
+def test_tiny_car_align_cases():
+    """The op part times CARAlign's two tap-sum paths and the dense mask
+    it replaces; the bfloat16 matrix-product case runs on CUDA only."""
+    report = bench.main([
+        '--tiny', '--settings', 'anet', '--parts', 'op', '--steps', '1',
+        '--warmup', '0', '--threads', '1'
+    ])
+    cases = [(o['impl'], o['dtype'], o['batch']) for o in report['car_align']]
+    assert cases == [('car', 'float32', 2), ('car', 'bfloat16', 2),
+                     ('car', 'float32', 1), ('car_dense', 'float32', 2),
+                     ('dense', 'float32', 1)]
+    for case in report['car_align']:
+        assert case['fwd_bwd_s'] > 0 and case['num_segments'] == 136
+
+
 def test_tiny_eval_against_mmaction2(tmp_path):
     # Scores of 6 random decimals over 24 predictions: no ties, so the
     # official ranking and mmaction2's agree exactly.
