@@ -54,6 +54,14 @@ sorted by table row, so neither pass scatters, uses atomics, or builds a
 dense mask. Half and bfloat16 inputs run natively (``embedding_bag`` and
 ``bmm`` support both on CPU and CUDA); the tap weights are cast to the input
 dtype, so the output dtype is ``x``'s (under autocast, ``Z``'s).
+
+``impl='dense'`` (for GPUs) instead writes the merged taps into a dense
+``K x (T * N)`` matrix, once per call, and sums them as one matrix product
+with ``Z`` for the whole batch (the backward pass is the transposed
+product). It does more arithmetic (every table row for every segment) but
+no gather, no sort and no plan split (the gather path's ``nonzero`` and
+``tolist``, which wait for the GPU), which suits GPUs' matrix units; the
+values equal the gather path's to rounding.
 """
 from typing import List, NamedTuple, Optional, Tuple
 
