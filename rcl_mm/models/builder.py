@@ -13,10 +13,10 @@ def build_module(cfg: Union[ConfigType, nn.Module]) -> nn.Module:
     """Build a model component, looking its type up in rcl_mm first.
 
     A user's mmaction2 config runs in the ``mmaction`` scope, where our
-    ``BMNBackbone`` or ``BMNLoss`` would not be found (or mmaction2's
-    ``BMNLoss`` would be found instead). Sub-modules of our models are
-    therefore always built in the ``rcl_mm`` scope; mmaction2's and
-    mmengine's types still resolve through the parent registries.
+    ``BMNBackbone`` or ``ProposalMapLoss`` would not be found. Sub-modules
+    of our models are therefore always built in the ``rcl_mm`` scope;
+    mmaction2's and mmengine's types still resolve through the parent
+    registries.
 
     Args:
         cfg (dict | nn.Module): A config with ``type``, or a built module,

@@ -31,10 +31,7 @@ def make_pair(**overrides):
     """An mmaction2 BMN and ours with the same weights."""
     torch.manual_seed(0)
     kwargs = dict(TINY, **overrides)
-    # mmaction2's BMN builds its loss by name: in its own scope, so it
-    # gets mmaction2's BMNLoss whatever scope an earlier test left.
-    with DefaultScope.overwrite_default_scope('mmaction'):
-        reference = MMBMN(**kwargs)
+    reference = MMBMN(**kwargs)
     ours = BMN(**kwargs)
     ours.load_state_dict(convert_mmaction2_bmn(reference.state_dict()))
     return reference.eval(), ours.eval()
@@ -180,3 +177,19 @@ def test_gradients_reach_every_parameter():
         assert param.grad is not None and torch.isfinite(param.grad).all(), \
             name
     assert float(ours.backbone.bm_conv.weight.grad.abs().sum()) > 0
+
+
+def test_mmaction2_bmn_gets_its_own_loss_in_our_scope():
+    """Our loss is registered as ProposalMapLoss, so mmaction2's BMN,
+    built (and trained) while rcl_mm is the default scope, finds
+    mmaction2's BMNLoss; our BMN reads 'BMNLoss' as ours."""
+    from rcl_mm.registry import MODELS
+    with DefaultScope.overwrite_default_scope('rcl_mm'):
+        theirs = MODELS.build(dict(type='mmaction.BMN', **TINY))
+        ours = MODELS.build(dict(type='BMN', **TINY))
+        assert isinstance(theirs, MMBMN)
+        assert isinstance(theirs.loss_cls, MMBMNLoss)
+        assert type(ours.loss_module) is BMNLoss
+        inputs = list(torch.randn(2, TINY['feat_dim'], TINY['temporal_dim']))
+        losses = theirs(inputs, make_samples(2), mode='loss')
+    assert set(losses) == {'loss'} and torch.isfinite(losses['loss'])

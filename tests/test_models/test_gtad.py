@@ -61,7 +61,8 @@ def make_localizer(**backbone):
             type='ProposalMapLocalizer',
             backbone=dict(type='GTADBackbone', **dict(TINY, **backbone)),
             head=dict(type='PEMHead', in_channels=24, hidden_channels=8),
-            loss=dict(type='BMNLoss', ratio_range=(1.05, 1e8), eps=1e-6)))
+            loss=dict(type='ProposalMapLoss', ratio_range=(1.05, 1e8),
+                      eps=1e-6)))
 
 
 def reference_gcnext(block, x):

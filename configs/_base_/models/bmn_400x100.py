@@ -13,7 +13,7 @@ model = dict(
         hidden_dim_3d=512),
     head=dict(type='PEMHead', in_channels=512, hidden_channels=128),
     loss=dict(
-        type='BMNLoss',
+        type='ProposalMapLoss',
         weight_tem=1.0,
         weight_pem_reg=10.0,
         weight_pem_cls=1.0,

@@ -25,7 +25,7 @@ model = dict(
     # classification) with eps = 1e-6 and no clamp on the balancing ratio;
     # (1.05, 1e8) only guards the all-positive case.
     loss=dict(
-        type='BMNLoss',
+        type='ProposalMapLoss',
         weight_tem=1.0,
         weight_pem_reg=10.0,
         weight_pem_cls=1.0,

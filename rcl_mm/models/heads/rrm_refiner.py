@@ -203,7 +203,7 @@ class RRMRefiner(BaseModule):
                 :meth:`forward`.
             map_loss (callable): B x 2 x D x T confidences -> dict of
                 weighted losses named ``loss_pem_<part>``
-                (``BMNLoss.proposal_loss`` with the targets bound).
+                (``ProposalMapLoss.proposal_loss`` with the targets bound).
 
         Returns:
             dict[str, Tensor]: ``loss_rrm_it<t>_<part>``, already weighted

@@ -30,6 +30,19 @@ DEFAULT_TEST_CFG = dict(
 WINDOW_KEYS = ('window_start', 'valid_length', 'snippet_seconds')
 
 
+def _our_loss(cfg: ConfigType) -> dict:
+    """The loss config with ``BMNLoss`` read as ours.
+
+    mmaction2's configs name BMN's loss ``BMNLoss``; mmaction2's class of
+    that name returns one tuple, which our localizers cannot use, so the
+    name (with or without a scope) means :class:`ProposalMapLoss` here.
+    """
+    cfg = dict(cfg)
+    if str(cfg.get('type')).split('.')[-1] == 'BMNLoss':
+        cfg['type'] = 'rcl_mm.ProposalMapLoss'
+    return cfg
+
+
 @MODELS.register_module()
 class ProposalMapLocalizer(BaseModel):
     """Temporal action localizer on a D x T proposal map.
@@ -50,7 +63,9 @@ class ProposalMapLocalizer(BaseModel):
             D x T ``valid_mask`` buffer, and return a dict with ``start``,
             ``end`` and ``proposal_map``.
         head (dict): Confidence head config, e.g. ``PEMHead``.
-        loss (dict): Loss config. Defaults to ``dict(type='BMNLoss')``.
+        loss (dict): Loss config. Defaults to
+            ``dict(type='ProposalMapLoss')``; ``'BMNLoss'`` is read as
+            ``'ProposalMapLoss'`` (mmaction2's would not fit).
         test_cfg (dict, optional): Post-processing settings:
             ``soft_nms_alpha``, ``soft_nms_low_threshold``,
             ``soft_nms_high_threshold``, ``top_k`` and
@@ -73,7 +88,7 @@ class ProposalMapLocalizer(BaseModel):
     def __init__(self,
                  backbone: ConfigType,
                  head: ConfigType,
-                 loss: ConfigType = dict(type='BMNLoss'),
+                 loss: ConfigType = dict(type='ProposalMapLoss'),
                  test_cfg: OptConfigType = None,
                  data_preprocessor: OptConfigType = None,
                  init_cfg: OptConfigType = None,
@@ -83,7 +98,7 @@ class ProposalMapLocalizer(BaseModel):
         self.allow_missing_keys = tuple(allow_missing_keys)
         self.backbone = build_module(backbone)
         self.head = build_module(head)
-        self.loss_module = build_module(loss)
+        self.loss_module = build_module(_our_loss(loss))
         defaults = self.default_test_cfg
         self.test_cfg = dict(defaults, **(test_cfg or {}))
         unknown = set(self.test_cfg) - set(defaults)
@@ -349,7 +364,7 @@ class BMN(ProposalMapLocalizer):
     mmaction2's BMN, so an mmaction2 config runs with ``type='BMN'``
     changed to ``type='rcl_mm.BMN'``; it is a
     :class:`ProposalMapLocalizer` with a :class:`BMNBackbone`, a
-    :class:`PEMHead` and our :class:`BMNLoss`. Parameters are those of
+    :class:`PEMHead` and our :class:`ProposalMapLoss`. Parameters are those of
     mmaction2's BMN under the names that
     :func:`rcl_mm.utils.convert_mmaction2_bmn` maps.
 
@@ -365,9 +380,9 @@ class BMN(ProposalMapLocalizer):
         post_process_top_k (int): Detections kept per video.
         feature_extraction_interval (int): Frames per snippet. Defaults to
             16.
-        loss_cls (dict): Loss config. ``'BMNLoss'`` means ours (each part
-            logged); mmaction2's returns one tuple. Defaults to
-            ``dict(type='BMNLoss')``.
+        loss_cls (dict): Loss config. ``'BMNLoss'`` means ours,
+            :class:`ProposalMapLoss` (each part logged); mmaction2's
+            returns one tuple. Defaults to ``dict(type='BMNLoss')``.
         hidden_dim_1d (int): Defaults to 256.
         hidden_dim_2d (int): Defaults to 128.
         hidden_dim_3d (int): Defaults to 512.
@@ -392,9 +407,7 @@ class BMN(ProposalMapLocalizer):
                  hidden_dim_3d: int = 512,
                  data_preprocessor: OptConfigType = None,
                  init_cfg: OptConfigType = None) -> None:
-        loss_cls = dict(loss_cls)
-        if str(loss_cls.get('type')).split('.')[-1] == 'BMNLoss':
-            loss_cls['type'] = 'rcl_mm.BMNLoss'
+        loss_cls = _our_loss(loss_cls)
         super().__init__(
             backbone=dict(
                 type='BMNBackbone',

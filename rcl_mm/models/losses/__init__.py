@@ -1,8 +1,9 @@
 # Copyright (c) rcl_mm contributors. All rights reserved.
-from .bmn_loss import (BMNLoss, RCLLoss, balanced_bce_loss,
-                       proposal_cls_loss, proposal_reg_loss)
+from .bmn_loss import (BMNLoss, ProposalMapLoss, RCLLoss,
+                       balanced_bce_loss, proposal_cls_loss,
+                       proposal_reg_loss)
 
 __all__ = [
-    'BMNLoss', 'RCLLoss', 'balanced_bce_loss', 'proposal_cls_loss',
-    'proposal_reg_loss'
+    'BMNLoss', 'ProposalMapLoss', 'RCLLoss', 'balanced_bce_loss',
+    'proposal_cls_loss', 'proposal_reg_loss'
 ]

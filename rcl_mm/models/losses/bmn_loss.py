@@ -125,8 +125,13 @@ def proposal_cls_loss(pred: Tensor,
 
 
 @MODELS.register_module()
-class BMNLoss(nn.Module):
+class ProposalMapLoss(nn.Module):
     """BMN's loss, each part returned under its own name.
+
+    Registered as ``ProposalMapLoss``, not ``BMNLoss``: mmaction2 registers
+    its own ``BMNLoss`` (which returns a tuple), and a name of ours would
+    shadow it for mmaction2's ``BMN`` built while ``rcl_mm`` is the default
+    scope.
 
     ``loss_tem_start`` and ``loss_tem_end`` (balanced BCE of the boundary
     probabilities, times ``weight_tem``), ``loss_pem_reg`` (tIoU
@@ -225,13 +230,17 @@ class BMNLoss(nn.Module):
         return losses
 
 
+# Its earlier name, kept for imports; not registered (see above).
+BMNLoss = ProposalMapLoss
+
+
 @MODELS.register_module()
-class RCLLoss(BMNLoss):
+class RCLLoss(ProposalMapLoss):
     """BMN's loss plus the loss of RCL's continuous segments.
 
-    Everything of :class:`BMNLoss` (the grid map G_0 is supervised as BMN's
-    map, ``loss_pem_reg`` / ``loss_pem_cls``; the RRM's maps through
-    :meth:`proposal_loss` too), and :meth:`car_loss` for the sampled
+    Everything of :class:`ProposalMapLoss` (the grid map G_0 is supervised
+    as BMN's map, ``loss_pem_reg`` / ``loss_pem_cls``; the RRM's maps
+    through :meth:`proposal_loss` too), and :meth:`car_loss` for the sampled
     continuous segments against their exact max tIoU: ``loss_car_reg``
     (BMN's L2 with the high / mid / low balancing, over the K segments
     instead of the D x T cells) and ``loss_car_cls`` (balanced BCE of
@@ -240,7 +249,7 @@ class RCLLoss(BMNLoss):
     Args:
         weight_car_reg (float): Defaults to 10.0, as the grid's.
         weight_car_cls (float): Defaults to 1.0.
-        **kwargs: :class:`BMNLoss`'s arguments.
+        **kwargs: :class:`ProposalMapLoss`'s arguments.
     """
 
     def __init__(self,
