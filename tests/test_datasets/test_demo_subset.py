@@ -10,7 +10,9 @@ from rcl_mm.datasets import (DEMO_ANN_FILE, check_video_info,
 from rcl_mm.datasets.anet_annotations import dumps_by_video
 
 # The real ActivityNet files the subset was made from, where available.
-SHARED = '/work/shared/data/activitynet'
+SHARED = osp.join(
+    osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), '..',
+    'shared', 'data', 'activitynet')
 
 
 @pytest.fixture(scope='module')

@@ -83,7 +83,11 @@ SETTINGS = dict(
 TINY = dict(anet=dict(temporal_dim=16, duration_dim=16, feat_dim=32),
             thumos=dict(temporal_dim=24, duration_dim=8, feat_dim=48,
                         window_stride=12, windows_per_video=3))
-DEFAULT_GT = '/work/shared/data/activitynet/activity_net_v1-3_gt.json'
+# The official ActivityNet ground truth, where a checkout keeps the real
+# annotation files beside it (../shared/data, as docs/evaluation.md).
+DEFAULT_GT = osp.join(
+    osp.dirname(ROOT), 'shared', 'data', 'activitynet',
+    'activity_net_v1-3_gt.json')
 
 # Targets: (name, setting, device type, model, quantity, bound, how).
 # 'max': value <= bound; 'min': value >= bound.
