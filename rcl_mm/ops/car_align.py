@@ -431,17 +431,14 @@ def car_align_with_sampling(x: Tensor,
         # Bags ordered (n, k), so that the B x C x (N * K) result is already
         # B x C x N x K.
         shape = (num_plans, num_bins * num_segments, num_taps)
+        rows = index.transpose(1, 2).reshape(shape)
+        weight = weight.transpose(1, 2).reshape(shape)
         if impl == 'dense':
-            matrix = _dense_plan(
-                index.transpose(1, 2).reshape(shape),
-                weight.transpose(1, 2).reshape(shape), temporal_dim,
-                x.dtype)
+            matrix = _dense_plan(rows, weight, temporal_dim, x.dtype)
             # B x C x T times T x (N * K): already B x C x N x K.
             out = torch.matmul(x, matrix.transpose(1, 2))
             return out.view(batch, channels, num_bins, num_segments)
-        plans = _bag_plans(
-            index.transpose(1, 2).reshape(shape),
-            weight.transpose(1, 2).reshape(shape))
+        plans = _bag_plans(rows, weight)
         width = _tile_width(channels, temporal_dim, x.dtype, x.device)
         table = xt.reshape(batch, temporal_dim, channels // width, width)
         out = _TapSum.apply(plans, table.permute(2, 0, 1, 3).contiguous(),
@@ -456,8 +453,9 @@ def car_align_with_sampling(x: Tensor,
                          f'got {tuple(proj_weight.shape)}')
     # Table row t * N + n holds Z[b, :, n, t] = sum_c W[:, c, n] x[b, c, t].
     bins = torch.arange(num_bins, device=index.device)
-    rows = index * num_bins + bins[:, None]
     shape = (num_plans, num_segments, num_bins * num_taps)
+    rows = (index * num_bins + bins[:, None]).reshape(shape)
+    weight = weight.reshape(shape)
     num_rows = temporal_dim * num_bins
     out_channels = proj_weight.size(0)
     if impl == 'dense':
@@ -465,8 +463,7 @@ def car_align_with_sampling(x: Tensor,
         table = torch.matmul(
             xt, proj_weight.to(x.dtype).permute(1, 2, 0).reshape(
                 channels, num_bins * out_channels))
-        matrix = _dense_plan(rows.reshape(shape), weight.reshape(shape),
-                             num_rows, table.dtype)
+        matrix = _dense_plan(rows, weight, num_rows, table.dtype)
         if num_plans == 1:
             # One plan: Z as (T * N) x (B * O), so one matrix product
             # serves the whole batch without copying the matrix B times.
@@ -481,7 +478,7 @@ def car_align_with_sampling(x: Tensor,
         if channels_last:
             return out.contiguous()
         return out.permute(0, 2, 1).contiguous()
-    plans = _bag_plans(rows.reshape(shape), weight.reshape(shape))
+    plans = _bag_plans(rows, weight)
     width = _tile_width(out_channels, num_rows, x.dtype, x.device)
     # Tile g of W as C x (N * width), so that one batched matmul gives every
     # tile's table, G x (B * T) x (N * width) = G x B x R x width.

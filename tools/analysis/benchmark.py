@@ -1013,14 +1013,14 @@ def main(argv=None):
     failures = []
 
     def save(partial=True):
-        if not args.out:
-            return
-        from rcl_mm.utils.io import atomic_write
+        """Put what was measured so far into the report; write --out."""
         report.update(models=rows, post_processing=post, car_align=ops,
                       evaluation=evaluation, demo=demo, failures=failures,
                       partial=partial)
-        with atomic_write(args.out) as f:
-            json.dump(report, f, indent=2)
+        if args.out:
+            from rcl_mm.utils.io import atomic_write
+            with atomic_write(args.out) as f:
+                json.dump(report, f, indent=2)
 
     with tempfile.TemporaryDirectory(prefix='rcl_mm_benchmark_') as scratch:
         for setting in args.settings:
@@ -1099,9 +1099,6 @@ def main(argv=None):
         print(f'FAILED: {failure["worker"]} ({failure["setting"]}), exit '
               f'{failure["exit"]}; its rows are missing')
     save(partial=False)
-    report.update(models=rows, post_processing=post, car_align=ops,
-                  evaluation=evaluation, demo=demo, failures=failures,
-                  partial=False)
     return report
 
 

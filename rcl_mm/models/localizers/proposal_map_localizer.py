@@ -407,7 +407,7 @@ class BMN(ProposalMapLocalizer):
                  hidden_dim_3d: int = 512,
                  data_preprocessor: OptConfigType = None,
                  init_cfg: OptConfigType = None) -> None:
-        loss_cls = _our_loss(loss_cls)
+        # ProposalMapLocalizer reads 'BMNLoss' as ours (_our_loss).
         super().__init__(
             backbone=dict(
                 type='BMNBackbone',
