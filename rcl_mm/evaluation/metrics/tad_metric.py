@@ -1,9 +1,5 @@
 # Copyright (c) rcl_mm contributors. All rights reserved.
 """TADMetric: detection mAP and AR@AN in the training loop, DDP-correct."""
-import json
-import os
-import os.path as osp
-import tempfile
 from collections import OrderedDict
 from typing import Any, Dict, List, Optional, Sequence, Union
 
@@ -19,7 +15,7 @@ from ..functional import (AR_AN, Predictions, ar_at_an,
                           default_tiou_thresholds, detection_map,
                           fuse_class_scores, ground_truth_from_videos,
                           load_class_scores, results_json,
-                          strip_video_prefix)
+                          strip_video_prefix, write_json_atomic)
 
 
 #: Soft-NMS of merged windows (THUMOS14 practice: Gaussian, alpha 0.3,
@@ -299,17 +295,6 @@ class TADMetric(BaseMetric):
         return out_segments, out_scores, out_labels, table.class_names
 
     def _write_dump(self, content: dict) -> None:
-        out = self.dump
-        directory = osp.dirname(osp.abspath(out))
-        os.makedirs(directory, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(
-            dir=directory, prefix='.' + osp.basename(out), suffix='.tmp')
-        try:
-            with os.fdopen(fd, 'w') as f:
-                json.dump(content, f)
-            os.replace(tmp, out)
-        except BaseException:
-            if osp.exists(tmp):
-                os.remove(tmp)
-            raise
-        MMLogger.get_current_instance().info(f'Detections written to {out}')
+        write_json_atomic(self.dump, content)
+        MMLogger.get_current_instance().info(
+            f'Detections written to {self.dump}')
