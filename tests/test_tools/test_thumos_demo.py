@@ -2,18 +2,16 @@
 """THUMOS-like demo end to end, and windowed inference on a long video."""
 import json
 import os.path as osp
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import torch
+from cli_helpers import ROOT, run
 
 from rcl_mm.apis import detect_actions, init_localizer
 from rcl_mm.datasets import synthesize_thumos_demo, window_starts
 from rcl_mm.evaluation.functional import THUMOS14_UCF101_ID
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = 'configs/demo/bmn_thumos_demo.py'
 UNET = osp.join(ROOT, 'data', 'demo_thumos', 'annotations', 'uNet_test.npy')
 TINY = [
@@ -44,13 +42,6 @@ def options(data_dir):
             f'{key}.num_workers=0', f'{key}.persistent_workers=False'
         ]
     return opts
-
-
-def run(args):
-    proc = subprocess.run([sys.executable] + args, cwd=ROOT,
-                          capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return proc.stdout
 
 
 def test_demo_trains_tests_and_writes_thumos_results(demo_dir, tmp_path):

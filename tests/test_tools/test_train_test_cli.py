@@ -2,14 +2,11 @@
 """tools/train.py and tools/test.py from the command line."""
 import json
 import os.path as osp
-import subprocess
-import sys
 
 import pytest
+from cli_helpers import run
 
 from rcl_mm.datasets.synthetic import synthesize_demo_dataset
-
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 @pytest.fixture(scope='module')
@@ -36,13 +33,6 @@ def options(data_dir):
             f'{key}.persistent_workers=False', f'{key}.batch_size=4'
         ]
     return opts
-
-
-def run(args):
-    proc = subprocess.run([sys.executable] + args, cwd=ROOT,
-                          capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return proc.stdout
 
 
 def test_train_then_test_writes_official_results(data_dir, tmp_path):
