@@ -77,8 +77,8 @@ def rrm_head_flops(refiner: RRMRefiner, feat: Tensor, iters: int) -> int:
     stride = refiner.stride
     coarse = -(-duration // stride) * -(-temporal // stride)
     cells = duration * temporal
-    fine_channels = head.in_channels - refiner.hdim - 2
-    per_iter = coarse * refiner.hdim + cells * 2
+    hidden_channels, map_channels, fine_channels = refiner.head_input_split()
+    per_iter = coarse * hidden_channels + cells * map_channels
     return batch * head.out_channels * (cells * fine_channels +
                                         iters * per_iter)
 

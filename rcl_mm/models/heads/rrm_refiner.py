@@ -120,6 +120,12 @@ class RRMRefiner(BaseModule):
         nn.init.zeros_(self.delta_head[-1].weight)
         nn.init.zeros_(self.delta_head[-1].bias)
 
+    def head_input_split(self) -> List[int]:
+        """Input channels of the delta head's first conv, by part: the
+        hidden state, the map (2) and the fine features."""
+        in_channels = self.delta_head[0].in_channels
+        return [self.hdim, 2, in_channels - self.hdim - 2]
+
     def _pool(self, x: Tensor) -> Tensor:
         if self.stride == 1:
             return x
@@ -170,8 +176,7 @@ class RRMRefiner(BaseModule):
             # upsampling hdim channels or concatenating at full resolution.
             head_in = self.delta_head[0]
             w_net, w_map, w_feat = torch.split(
-                head_in.weight,
-                [self.hdim, 2, head_in.in_channels - self.hdim - 2], dim=1)
+                head_in.weight, self.head_input_split(), dim=1)
             feat_term = F.conv2d(feat_fine, w_feat, head_in.bias)
         maps = []
         heatmap = logits.float()
