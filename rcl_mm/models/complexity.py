@@ -12,16 +12,19 @@ convolutions and linear layers are counted, element-wise operations
 The fused BM layer (:meth:`BMNBackbone.boundary_matching`) is counted as
 what it computes: the projection ``bmm`` (``B * T * C * O * N``) plus the
 tap sums (``B * O * taps``, ``taps`` = the non-zero weights of the merged
-grid plan, at most ``2 * S`` per bin and anchor). The RRM refiner's
-functional head convolution is counted by :func:`rrm_head_flops`.
+grid plan, at most ``2 * S`` per bin and anchor). Layers that the RRM
+refiner and the RCL head apply with their weights split (so that parts
+are computed once) are counted as applied, by :func:`rrm_functional_flops`
+and :func:`rcl_head_flops`.
 """
-from typing import Dict
+from typing import Callable, Dict, List
 
 import torch
 import torch.nn as nn
 from torch import Tensor
 
 from rcl_mm.models.backbones.bmn import BMNBackbone
+from rcl_mm.models.heads.rcl_head import RCLHead
 from rcl_mm.models.heads.rrm_refiner import RRMRefiner
 from rcl_mm.ops.car_align import _merge_bins
 
@@ -53,12 +56,17 @@ def bm_layer_flops(backbone: BMNBackbone, batch: int) -> int:
     return batch * (bmm + out_channels * taps)
 
 
-def rrm_head_flops(refiner: RRMRefiner, feat: Tensor, iters: int) -> int:
-    """FLOPs of the delta head's first 1x1 conv, which
-    :class:`RRMRefiner` applies functionally in three parts.
+def rrm_functional_flops(refiner: RRMRefiner, feat: Tensor,
+                         iters: int) -> int:
+    """FLOPs of the convolutions :class:`RRMRefiner` applies in parts.
 
-    Its hidden-state part runs on the pooled grid before upsampling, its
+    The ConvGRU's three 3x3 convolutions run on the pooled grid: their
+    fixed input channels (F-derived features and context) once
+    (:meth:`ConvGRU.static_terms`), the hidden state and the encoded map
+    every iteration (:meth:`ConvGRU.step`). The delta head's first 1x1
+    conv: its hidden-state part on the pooled grid before upsampling, its
     map part on the full grid every iteration, its fine-feature part once.
+    The refiner's other layers are modules, counted by their hooks.
 
     Args:
         refiner (RRMRefiner): The refiner.
@@ -66,21 +74,86 @@ def rrm_head_flops(refiner: RRMRefiner, feat: Tensor, iters: int) -> int:
         iters (int): Iterations run.
 
     Returns:
-        int: ``B * H * (D * T * F + iters * (Dc * Tc * hdim + D * T * 2))``
-        with ``H`` head channels, ``F`` fine-feature channels and the
-        pooled grid ``Dc x Tc``; 0 for no iterations.
+        int: ``B * (Dc * Tc * k^2 * 3 * hdim * (S + iters * (hdim + Mc)) +
+        H * (D * T * F + iters * (Dc * Tc * hdim + D * T * 2)))`` with the
+        pooled grid ``Dc x Tc``, GRU kernel ``k``, ``S`` fixed and ``Mc``
+        encoded-map input channels, ``H`` head channels and ``F``
+        fine-feature channels; 0 for no iterations.
     """
     if iters == 0:
         return 0
     batch, _, duration, temporal = feat.shape
-    head = refiner.delta_head[0]
     stride = refiner.stride
     coarse = -(-duration // stride) * -(-temporal // stride)
     cells = duration * temporal
-    hidden_channels, map_channels, fine_channels = refiner.head_input_split()
-    per_iter = coarse * hidden_channels + cells * map_channels
-    return batch * head.out_channels * (cells * fine_channels +
-                                        iters * per_iter)
+    gru = refiner.gru
+    kernel = gru.convz.kernel_size[0] * gru.convz.kernel_size[1]
+    map_channels = refiner.map_enc[0].out_channels
+    static_channels = gru.convz.in_channels - refiner.hdim - map_channels
+    gru_flops = coarse * kernel * 3 * refiner.hdim * (
+        static_channels + iters * (refiner.hdim + map_channels))
+    head = refiner.delta_head[0]
+    hidden_channels, map_part, fine_channels = refiner.head_input_split()
+    per_iter = coarse * hidden_channels + cells * map_part
+    head_flops = head.out_channels * (cells * fine_channels +
+                                      iters * per_iter)
+    return batch * (gru_flops + head_flops)
+
+
+def rcl_head_flops(head: RCLHead, batch: int, cells: int = 0,
+                   segments: int = 0, terms_cells: int = 0) -> int:
+    """FLOPs of the layers :class:`RCLHead` applies with split weights.
+
+    ``out`` and the CAR MLP's first layer on F once per cell
+    (:meth:`RCLHead.cell_terms`); per scored grid cell the MLP's last
+    layer (and in ``'exact'`` mode its first layer's exact-feature
+    columns); per scored segment the same plus the offset columns. The
+    convolutions producing F and the exact features are modules, counted
+    by their hooks.
+
+    Args:
+        head (RCLHead): The head.
+        batch (int): B.
+        cells (int): Grid cells scored by :meth:`RCLHead.grid_logits`.
+        segments (int): Segments scored by :meth:`RCLHead.segment_logits`.
+        terms_cells (int): Cells of F given to :meth:`RCLHead.cell_terms`.
+
+    Returns:
+        int: ``B * (terms_cells * (2 + M) * C + cells * (2 * M + E) +
+        segments * (4 * M + E))``, ``M`` the MLP channels, ``C`` F's
+        channels, ``E = M * C`` in ``'exact'`` mode, else 0.
+    """
+    mlp = head.car[0].out_channels
+    exact = mlp * head.hidden_channels if head.mode == 'exact' else 0
+    return batch * (terms_cells * (2 + mlp) * head.hidden_channels +
+                    cells * (2 * mlp + exact) + segments *
+                    (4 * mlp + exact))
+
+
+def _count_head_calls(head: RCLHead,
+                      add: Callable[[int], None]) -> List[str]:
+    """Wrap the head's functional methods (instance attributes) so that
+    each call adds its :func:`rcl_head_flops`; returns the names set."""
+
+    def cell_terms(feat, _fn=head.cell_terms):
+        add(rcl_head_flops(head, feat.size(0),
+                           terms_cells=feat[0, 0].numel()))
+        return _fn(feat)
+
+    def grid_logits(terms, *args, _fn=head.grid_logits, **kwargs):
+        add(rcl_head_flops(head, terms.size(0), cells=terms[0, 0].numel()))
+        return _fn(terms, *args, **kwargs)
+
+    def segment_logits(terms, segments, *args, _fn=head.segment_logits,
+                       **kwargs):
+        add(rcl_head_flops(head, terms.size(0), segments=segments.size(1)))
+        return _fn(terms, segments, *args, **kwargs)
+
+    wrappers = dict(cell_terms=cell_terms, grid_logits=grid_logits,
+                    segment_logits=segment_logits)
+    for name, fn in wrappers.items():
+        object.__setattr__(head, name, fn)
+    return list(wrappers)
 
 
 @torch.no_grad()
@@ -119,7 +192,7 @@ def count_flops(model: nn.Module, inputs: Tensor,
         add(module, bm_layer_flops(module, args[0].size(0)))
 
     def rrm_hook(module, args, output):
-        add(module, rrm_head_flops(module, args[0], len(output)))
+        add(module, rrm_functional_flops(module, args[0], len(output)))
 
     for module in model.modules():
         if isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):
@@ -130,11 +203,20 @@ def count_flops(model: nn.Module, inputs: Tensor,
             handles.append(module.register_forward_hook(bm_hook))
         elif isinstance(module, RRMRefiner):
             handles.append(module.register_forward_hook(rrm_hook))
+    wrapped = []
+    for module in model.modules():
+        if isinstance(module, RCLHead):
+            names = _count_head_calls(
+                module, lambda value, m=module: add(m, value))
+            wrapped.append((module, names))
     try:
         model(inputs, **forward_kwargs)
     finally:
         for handle in handles:
             handle.remove()
+        for module, names in wrapped:
+            for name in names:
+                object.__delattr__(module, name)
     counts['total'] = sum(counts.values())
     return counts
 

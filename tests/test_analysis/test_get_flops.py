@@ -3,12 +3,14 @@
 import importlib.util
 import os.path as osp
 
+import pytest
 import torch
 import torch.nn as nn
 
-from rcl_mm.models import BMNBackbone, RRMRefiner
+from rcl_mm.models import BMNBackbone, RCLHead, RRMRefiner
 from rcl_mm.models.complexity import (bm_layer_flops, count_flops,
-                                      parameter_count, rrm_head_flops)
+                                      parameter_count, rcl_head_flops,
+                                      rrm_functional_flops)
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -78,23 +80,52 @@ def test_rrm_iterations_table_and_budget():
     assert flops[10] <= 1.2 * flops[0]
 
 
-def test_rrm_head_flops_hand_case():
-    """The head's first 1x1 conv, applied in parts: 7 output channels,
-    hidden part on the 3 x 5 pooled grid (6 x 9, stride 2, ceil), map part
-    (2 channels) on the 6 x 9 grid every iteration, fine part (5 channels)
-    once."""
+def test_rrm_functional_flops_hand_case():
+    """Pooled grid 3 x 5 (6 x 9, stride 2, ceil). The GRU's 3x3 convs
+    (hidden 8; input 3 map + 5 feature + 4 context channels): the 9 fixed
+    channels once, the 8 + 3 others every iteration. The head's first 1x1
+    conv (7 outputs): hidden part on the pooled grid and map part (2
+    channels) on the 6 x 9 grid every iteration, fine part (5) once."""
     refiner = RRMRefiner(in_channels=6, hdim=8, cdim=4, map_channels=3,
                          feat_channels=5, head_channels=7, stride=2, iters=4)
     feat = torch.zeros(2, 6, 6, 9)
-    once = 7 * 54 * 5
-    per_iter = 7 * (15 * 8 + 54 * 2)
-    assert rrm_head_flops(refiner, feat, 4) == 2 * (once + 4 * per_iter)
-    assert rrm_head_flops(refiner, feat, 0) == 0
-    # One more iteration adds, per batch element: map_enc (3x3, 2 -> 3) and
-    # the GRU's three 3x3 convs (8 + 12 -> 8) on the 15 pooled cells, the
-    # head's last 1x1 conv (7 -> 2) on the 54 cells, and the head part.
+    gru_once = 15 * 9 * 3 * 8 * 9
+    gru_per_iter = 15 * 9 * 3 * 8 * (8 + 3)
+    head_once = 7 * 54 * 5
+    head_per_iter = 7 * (15 * 8 + 54 * 2)
+    assert rrm_functional_flops(refiner, feat, 4) == 2 * (
+        gru_once + head_once + 4 * (gru_per_iter + head_per_iter))
+    assert rrm_functional_flops(refiner, feat, 0) == 0
+    # One more iteration adds, per batch element: map_enc (3x3, 2 -> 3) on
+    # the 15 pooled cells and the head's last 1x1 conv (7 -> 2) on the 54
+    # cells (modules), and the functional parts.
     logits = torch.zeros(2, 2, 6, 9)
     step = count_flops(refiner, feat, logits=logits, iters=4)['total'] - \
         count_flops(refiner, feat, logits=logits, iters=3)['total']
-    modules = 15 * 3 * 2 * 9 + 3 * 15 * 8 * 20 * 9 + 54 * 2 * 7
-    assert step == 2 * (modules + per_iter)
+    modules = 15 * 3 * 2 * 9 + 54 * 2 * 7
+    assert step == 2 * (modules + gru_per_iter + head_per_iter)
+
+
+@pytest.mark.parametrize('mode', ['nearest', 'exact'])
+def test_rcl_head_flops_hand_case(mode):
+    """F from a 3-channel map on a 2 x 3 grid: a 1x1 and two 3x3 convs
+    (4 channels); then the cell terms (2 + 5 outputs from 4 channels) and
+    the MLP's last layer (5 -> 2) per cell; exact mode adds its 1x1
+    projection (3 -> 4) and those 4 columns of the MLP's first layer."""
+    head = RCLHead(in_channels=3, hidden_channels=4, mlp_channels=5,
+                   mode=mode)
+    cells = 6
+    convs = cells * 4 * (3 + 2 * 4 * 9)
+    terms = cells * 7 * 4
+    grid = cells * 5 * 2
+    if mode == 'exact':
+        grid += cells * (4 * 3 + 5 * 4)
+    counts = count_flops(head, torch.randn(2, 3, 2, 3))
+    assert counts['total'] == 2 * (convs + terms + grid)
+    assert rcl_head_flops(head, 2, cells=cells, terms_cells=cells) == \
+        2 * (terms + grid - (cells * 4 * 3 if mode == 'exact' else 0))
+    # Segments: the last layer and the offset columns (and exact ones).
+    per_segment = 5 * 2 + 5 * 2 + (5 * 4 if mode == 'exact' else 0)
+    assert rcl_head_flops(head, 3, segments=7) == 3 * 7 * per_segment
+    # The wrappers are gone afterwards.
+    assert 'cell_terms' not in vars(head)

@@ -1,6 +1,6 @@
 # Copyright (c) rcl_mm contributors. All rights reserved.
 """RCL's continuous anchoring representation (CAR) head."""
-from typing import Optional
+from typing import Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -100,43 +100,83 @@ class RCLHead(BaseModule):
         """
         return self.convs(proposal_map)
 
-    def _logits(self, feat: Tensor, rep: Tensor) -> Tensor:
-        """``out(feat) + car(rep)``; feat B x C x K, rep B x R x K."""
-        weight = self.out.weight.flatten(1)
-        return (torch.einsum('oc,bck->bok', weight, feat) +
-                self.out.bias.view(1, -1, 1) + self.car(rep))
+    def cell_terms(self, feat: Tensor) -> Tensor:
+        """The head's first linear layers on every cell of F, in one product.
+
+        ``out`` and the F-part of the CAR MLP's first layer are linear in
+        F, and so is reading a segment's feature (a cell, or a bilinear
+        mix of cells whose weights sum to 1, so biases pass through). They
+        are therefore applied to F once, per cell, and segments read these
+        terms instead of F: F then has one consumer in the head instead of
+        two (one ``B x C x D x T`` gradient fewer to sum) and the grid
+        needs no ``C + 2`` channel concatenation.
+
+        Args:
+            feat (Tensor): B x C x D x T, from :meth:`features`.
+
+        Returns:
+            Tensor: B x (2 + M) x D x T: ``out(F)`` (2 channels), then the
+            CAR MLP's first layer on F with its bias (``M`` =
+            ``mlp_channels``, before the ReLU).
+        """
+        weight = torch.cat((self.out.weight.flatten(1),
+                            self.car[0].weight[:, :self.hidden_channels, 0]))
+        bias = torch.cat((self.out.bias, self.car[0].bias))
+        return F.conv2d(feat, weight[..., None, None], bias)
+
+    def _rep_weights(self) -> Tuple[Tensor, Tensor]:
+        """The CAR MLP's first-layer columns of the offsets (M x 2) and of
+        the exact features (M x C, empty unless ``mode='exact'``)."""
+        weight = self.car[0].weight[..., 0]
+        return torch.split(weight[:, self.hidden_channels:],
+                           [2, weight.size(1) - self.hidden_channels - 2], 1)
+
+    def _logits(self, terms: Tensor, extra: Optional[Tensor]) -> Tensor:
+        """Logits from cell terms (B x (2 + M) x K) and the rest of the CAR
+        MLP's first layer (B x M x K, or None): B x 2 x K."""
+        out_term, hidden = terms.split([2, terms.size(1) - 2], 1)
+        if extra is not None:
+            hidden = hidden + extra
+        # Not car[1] (an in-place ReLU): ``hidden`` may be a view of the
+        # terms, which segments read again. The last layer as a batched
+        # product: it reads the strided view without the copy a conv
+        # makes.
+        last = self.car[2]
+        return torch.baddbmm(
+            out_term + last.bias[:, None],
+            last.weight[..., 0].expand(terms.size(0), -1, -1),
+            torch.relu(hidden))
 
     def grid_logits(self,
-                    feat: Tensor,
+                    terms: Tensor,
                     proposal_map: Optional[Tensor] = None) -> Tensor:
         """G_0 in logit space: every grid cell, offsets 0.
 
         Args:
-            feat (Tensor): B x C x D x T, from :meth:`features`.
+            terms (Tensor): B x (2 + M) x D x T, from :meth:`cell_terms`.
             proposal_map (Tensor, optional): B x C_in x D x T, needed in
                 ``'exact'`` mode (the grid's own CARAlign features).
 
         Returns:
             Tensor: B x 2 x D x T logits.
         """
-        batch, _, num_d, num_t = feat.shape
-        coords = feat.new_zeros(batch, 2, num_d * num_t)
-        parts = [feat.flatten(2), coords]
+        batch, _, num_d, num_t = terms.shape
+        extra = None
         if self.mode == 'exact':
-            parts.append(self.exact_proj(proposal_map.flatten(2)))
-        # The modules themselves (not their weights, as for segments), so
-        # that FLOP-counting hooks see the dense path.
-        logits = self.out(feat).flatten(2) + self.car(torch.cat(parts, 1))
+            _, w_exact = self._rep_weights()
+            extra = torch.einsum('mc,bck->bmk', w_exact,
+                                 self.exact_proj(proposal_map.flatten(2)))
+        logits = self._logits(terms.flatten(2), extra)
         return logits.view(batch, 2, num_d, num_t)
 
     def segment_logits(self,
-                       feat: Tensor,
+                       terms: Tensor,
                        segments: Tensor,
                        segment_feat: Optional[Tensor] = None) -> Tensor:
         """Logits of any continuous segments.
 
         Args:
-            feat (Tensor): B x C x D x T, from :meth:`features`.
+            terms (Tensor): B x (2 + M) x D x T, from :meth:`cell_terms`.
             segments (Tensor): B x K x 2 in snippet-boundary units.
             segment_feat (Tensor, optional): B x C_in x K CARAlign features
                 of the segments (``BMNBackbone.segment_features``); needed
@@ -145,8 +185,8 @@ class RCLHead(BaseModule):
         Returns:
             Tensor: B x 2 x K logits (reg, cls).
         """
-        batch, channels, num_d, num_t = feat.shape
-        segments = segments.to(feat.dtype)
+        batch, channels, num_d, num_t = terms.shape
+        segments = segments.to(terms.dtype)
         d_idx, t_idx, coords = nearest_anchor(segments, num_t, num_d)
         if self.mode == 'bilinear':
             start = segments[..., 0].clamp(0, num_t - 1)
@@ -156,20 +196,22 @@ class RCLHead(BaseModule):
             # and last cells, so integer (d, t) read the cell exactly.
             grid = torch.stack((2 * start / max(num_t - 1, 1) - 1,
                                 2 * length / max(num_d - 1, 1) - 1), -1)
-            seg_feat = F.grid_sample(
-                feat, grid[:, :, None, :], mode='bilinear',
+            seg_terms = F.grid_sample(
+                terms, grid[:, :, None, :], mode='bilinear',
                 padding_mode='border', align_corners=True).squeeze(-1)
         else:
             flat_idx = (d_idx * num_t + t_idx)[:, None, :]
-            seg_feat = feat.flatten(2).gather(
+            seg_terms = terms.flatten(2).gather(
                 2, flat_idx.expand(-1, channels, -1))
-        parts = [seg_feat, coords.transpose(1, 2)]
+        w_coords, w_exact = self._rep_weights()
+        extra = torch.einsum('mc,bkc->bmk', w_coords, coords)
         if self.mode == 'exact':
             if segment_feat is None:
                 raise ValueError("mode='exact' needs segment_feat, the "
                                  'CARAlign features of the segments.')
-            parts.append(self.exact_proj(segment_feat))
-        return self._logits(seg_feat, torch.cat(parts, dim=1))
+            extra = extra + torch.einsum('mc,bck->bmk', w_exact,
+                                         self.exact_proj(segment_feat))
+        return self._logits(seg_terms, extra)
 
     def forward(self, proposal_map: Tensor) -> Tensor:
         """The dense confidence map G_0.
@@ -180,5 +222,5 @@ class RCLHead(BaseModule):
         Returns:
             Tensor: B x 2 x D x T confidences in [0, 1].
         """
-        return self.grid_logits(self.features(proposal_map),
-                                proposal_map).sigmoid()
+        terms = self.cell_terms(self.features(proposal_map))
+        return self.grid_logits(terms, proposal_map).sigmoid()

@@ -18,6 +18,11 @@ class ConvGRU(nn.Module):
     ``z = sigmoid(conv_z([h, x]))``, ``r = sigmoid(conv_r([h, x]))``,
     ``h~ = tanh(conv_h([r * h, x]))``, ``h' = (1 - z) * h + z * h~``.
 
+    :meth:`forward` is one step as written. A recurrent caller whose input
+    ends with channels that stay fixed over the steps uses
+    :meth:`static_terms` once and :meth:`step` per step instead: the same
+    function with the fixed channels convolved once (see there).
+
     Args:
         hidden_dim (int): Channels of h.
         input_dim (int): Channels of x.
@@ -27,11 +32,14 @@ class ConvGRU(nn.Module):
     def __init__(self, hidden_dim: int, input_dim: int,
                  kernel_size: int = 3) -> None:
         super().__init__()
-        pad = kernel_size // 2
+        self.padding = kernel_size // 2
         channels = hidden_dim + input_dim
-        self.convz = nn.Conv2d(channels, hidden_dim, kernel_size, padding=pad)
-        self.convr = nn.Conv2d(channels, hidden_dim, kernel_size, padding=pad)
-        self.convh = nn.Conv2d(channels, hidden_dim, kernel_size, padding=pad)
+        self.convz = nn.Conv2d(
+            channels, hidden_dim, kernel_size, padding=self.padding)
+        self.convr = nn.Conv2d(
+            channels, hidden_dim, kernel_size, padding=self.padding)
+        self.convh = nn.Conv2d(
+            channels, hidden_dim, kernel_size, padding=self.padding)
 
     def forward(self, h: Tensor, x: Tensor) -> Tensor:
         """One step; h B x H x d x t, x B x I x d x t -> B x H x d x t."""
@@ -39,6 +47,58 @@ class ConvGRU(nn.Module):
         z = torch.sigmoid(self.convz(hx))
         r = torch.sigmoid(self.convr(hx))
         h_new = torch.tanh(self.convh(torch.cat((r * h, x), dim=1)))
+        return (1 - z) * h + z * h_new
+
+    def static_terms(self, x_static: Tensor) -> Tensor:
+        """The gates' response to the last input channels, with the biases.
+
+        The three convolutions are linear in their input channels (zero
+        padding included): ``conv([h, x_dyn, x_static]) =
+        conv_dyn([h, x_dyn]) + conv_static(x_static)``. When the last
+        ``S`` channels of x are the same at every step (the RRM's
+        F-derived features and context), their part is computed once here
+        and :meth:`step` adds it: a third of the GRU's multiply-adds per
+        RRM iteration at the default sizes, and one backward pass for
+        them instead of one per step.
+
+        Args:
+            x_static (Tensor): B x S x d x t, the last S channels of x.
+
+        Returns:
+            Tensor: B x 3H x d x t, the pre-activations' static parts
+            (z, r, h~ in that order, biases included).
+        """
+        num_static = x_static.size(1)
+        convs = (self.convz, self.convr, self.convh)
+        weight = torch.cat([c.weight[:, -num_static:] for c in convs])
+        bias = torch.cat([c.bias for c in convs])
+        return F.conv2d(x_static, weight, bias, padding=self.padding)
+
+    def step(self, h: Tensor, x_dynamic: Tensor, static: Tensor) -> Tensor:
+        """``forward(h, cat(x_dynamic, x_static))`` given
+        ``static = static_terms(x_static)``.
+
+        Args:
+            h (Tensor): B x H x d x t.
+            x_dynamic (Tensor): B x (I - S) x d x t, the first channels of
+                x.
+            static (Tensor): B x 3H x d x t from :meth:`static_terms`.
+
+        Returns:
+            Tensor: B x H x d x t, the new h.
+        """
+        hidden = h.size(1)
+        num_dynamic = hidden + x_dynamic.size(1)
+        # z and r read the same input: one convolution for both.
+        weight_zr = torch.cat((self.convz.weight[:, :num_dynamic],
+                               self.convr.weight[:, :num_dynamic]))
+        zr = F.conv2d(torch.cat((h, x_dynamic), dim=1), weight_zr,
+                      padding=self.padding)
+        z, r = torch.sigmoid(zr + static[:, :2 * hidden]).split(hidden, 1)
+        h_new = torch.tanh(
+            F.conv2d(torch.cat((r * h, x_dynamic), dim=1),
+                     self.convh.weight[:, :num_dynamic],
+                     padding=self.padding) + static[:, 2 * hidden:])
         return (1 - z) * h + z * h_new
 
 
@@ -178,6 +238,9 @@ class RRMRefiner(BaseModule):
             w_net, w_map, w_feat = torch.split(
                 head_in.weight, self.head_input_split(), dim=1)
             feat_term = F.conv2d(feat_fine, w_feat, head_in.bias)
+            # x_t = [map_enc(G), feat_enc(F), context]: its last two parts
+            # are the same at every iteration, convolved once.
+            static = self.gru.static_terms(torch.cat((feat_coarse, inp), 1))
         maps = []
         heatmap = logits.float()
         for _ in range(iters):
@@ -185,9 +248,8 @@ class RRMRefiner(BaseModule):
             # gradient flows back through the earlier maps (RAFT).
             heatmap = heatmap.detach()
             with self._autocast(feat.device):
-                x = torch.cat(
-                    (self.map_enc(self._pool(heatmap)), feat_coarse, inp), 1)
-                net = self.gru(net, x)
+                net = self.gru.step(net, self.map_enc(self._pool(heatmap)),
+                                    static)
                 hidden = F.interpolate(
                     F.conv2d(net, w_net), size=size, mode='bilinear',
                     align_corners=False)

@@ -117,15 +117,17 @@ class RCLLocalizer(ProposalMapLocalizer):
                 if None.
 
         Returns:
-            tuple: ``feats`` (the backbone's dict), ``feat`` F
-            (B x C x D x T), ``logits`` G_0 (B x 2 x D x T) and ``maps``
+            tuple: ``feats`` (the backbone's dict), ``terms`` (the head's
+            cell terms of F, B x (2 + M) x D x T, which segments are scored
+            from), ``logits`` G_0 (B x 2 x D x T) and ``maps``
             ``[G_1, ..., G_n]`` (logits).
         """
         feats = self.backbone(inputs)
         feat = self.head.features(feats['proposal_map'])
-        logits = self.head.grid_logits(feat, feats['proposal_map'])
+        terms = self.head.cell_terms(feat)
+        logits = self.head.grid_logits(terms, feats['proposal_map'])
         maps = self.refiner(feat, logits, iters=iters)
-        return feats, feat, logits, maps
+        return feats, terms, logits, maps
 
     def _forward(self, inputs: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
         """``(sigmoid(G_n), start, end)``, as :class:`BMN` returns them.
@@ -149,14 +151,15 @@ class RCLLocalizer(ProposalMapLocalizer):
         ]
         return pad_segments(segments)
 
-    def segment_logits(self, feats: dict, feat: Tensor,
+    def segment_logits(self, feats: dict, terms: Tensor,
                        segments: Tensor) -> Tensor:
-        """The head's B x 2 x K logits of B x K x 2 boundary segments."""
+        """The head's B x 2 x K logits of B x K x 2 boundary segments;
+        ``terms`` from :meth:`extract`."""
         segment_feat = None
         if self.head.needs_segment_features:
             segment_feat = self.backbone.segment_features(
                 feats['proposal_feat'], segments)
-        return self.head.segment_logits(feat, segments, segment_feat)
+        return self.head.segment_logits(terms, segments, segment_feat)
 
     def loss(self, inputs: Tensor,
              data_samples: List[ActionDataSample]) -> Dict[str, Tensor]:
@@ -170,7 +173,7 @@ class RCLLocalizer(ProposalMapLocalizer):
         Returns:
             dict[str, Tensor]: See the class docstring.
         """
-        feats, feat, logits, maps = self.extract(inputs)
+        feats, terms, logits, maps = self.extract(inputs)
         gt_iou_map, gt_start, gt_end = self.build_targets(
             data_samples, inputs.device)
         gt_iou_map = gt_iou_map.to(logits.dtype)
@@ -190,7 +193,7 @@ class RCLLocalizer(ProposalMapLocalizer):
                 **self.sampler)
             gt_iou = continuous_iou_targets(segments, gt_segments, gt_valid,
                                             self.temporal_dim)
-            confidences = self.segment_logits(feats, feat,
+            confidences = self.segment_logits(feats, terms,
                                               segments).sigmoid()
             losses.update(
                 self.loss_module.car_loss(confidences, gt_iou, valid))
@@ -222,8 +225,8 @@ class RCLLocalizer(ProposalMapLocalizer):
         Returns:
             tuple[Tensor, Tensor]: confidences B x 2 x K and scores B x K.
         """
-        feats, feat, logits, maps = self.extract(inputs)
-        seg_logits = self.segment_logits(feats, feat, segments)
+        feats, terms, logits, maps = self.extract(inputs)
+        seg_logits = self.segment_logits(feats, terms, segments)
         if maps:
             num_d, num_t = logits.shape[-2:]
             d_idx, t_idx, _ = nearest_anchor(segments, num_t, num_d)
