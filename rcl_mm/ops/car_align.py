@@ -61,7 +61,8 @@ with ``Z`` for the whole batch (the backward pass is the transposed
 product). It does more arithmetic (every table row for every segment) but
 no gather, no sort and no plan split (the gather path's ``nonzero`` and
 ``tolist``, which wait for the GPU), which suits GPUs' matrix units; the
-values equal the gather path's to rounding.
+values equal the gather path's to rounding. ``impl='triton'`` (CUDA) runs
+the same sums as Triton kernels, see :mod:`rcl_mm.ops.car_align_triton`.
 """
 from typing import List, NamedTuple, Optional, Tuple
 
@@ -78,6 +79,7 @@ from torch.autograd.function import once_differentiable
 _TILE_BYTES = 1 << 20
 _MIN_TILE = 32
 _MAX_TILE = 128
+IMPLS = ('gather', 'dense', 'triton')
 
 
 def car_align_sampling(segments: Tensor,
@@ -377,6 +379,62 @@ def _batched_plan(x: Tensor, index: Tensor,
     return index, weight
 
 
+def _check_projection(proj_weight: Tensor, channels: int,
+                      num_bins: int) -> Tensor:
+    """``proj_weight`` as ``O x C x N`` (a conv3d weight is squeezed)."""
+    if proj_weight.dim() == 5 and proj_weight.shape[3:] == (1, 1):
+        proj_weight = proj_weight.flatten(2)
+    if (proj_weight.dim() != 3
+            or proj_weight.shape[1:] != (channels, num_bins)):
+        raise ValueError(f'proj_weight must be O x {channels} x {num_bins}, '
+                         f'got {tuple(proj_weight.shape)}')
+    return proj_weight
+
+
+def _projected_table(xt: Tensor, proj_weight: Tensor) -> Tensor:
+    """The table ``Z`` of the dense and Triton paths, one matmul.
+
+    Args:
+        xt (Tensor): ``B x T x C`` features.
+        proj_weight (Tensor): ``O x C x N``, cast to ``xt``'s dtype.
+
+    Returns:
+        Tensor: ``B x (T * N) x O``, row ``t * N + n`` holding
+        ``Z[b, t * N + n, o] = sum_c W[o, c, n] x[b, c, t]``.
+    """
+    batch, temporal_dim, channels = xt.shape
+    out_channels, _, num_bins = proj_weight.shape
+    table = torch.matmul(
+        xt, proj_weight.to(xt.dtype).permute(1, 2, 0).reshape(
+            channels, num_bins * out_channels))
+    return table.view(batch, temporal_dim * num_bins, out_channels)
+
+
+def _car_align_triton(x: Tensor, index: Tensor, weight: Tensor,
+                      proj_weight: Optional[Tensor],
+                      channels_last: bool) -> Tensor:
+    """``impl='triton'``: the unmerged plan summed by the Triton kernels
+    of :mod:`rcl_mm.ops.car_align_triton` (imported here, on first use)."""
+    from rcl_mm.ops.car_align_triton import TritonTapSum
+    batch, channels, _ = x.shape
+    num_plans, num_segments, num_bins, num_taps = index.shape
+    xt = x.transpose(1, 2)  # B x T x C
+    if proj_weight is None:
+        # Bags ordered (n, k): the B x C x (N * K) result is B x C x N x K.
+        shape = (num_plans, num_bins * num_segments, num_taps)
+        rows = index.transpose(1, 2).reshape(shape)
+        out = TritonTapSum.apply(xt, rows, weight.transpose(1, 2).reshape(
+            shape), False)
+        return out.view(batch, channels, num_bins, num_segments)
+    proj_weight = _check_projection(proj_weight, channels, num_bins)
+    table = _projected_table(xt, proj_weight)
+    bins = torch.arange(num_bins, device=index.device)
+    shape = (num_plans, num_segments, num_bins * num_taps)
+    rows = (index * num_bins + bins[:, None]).reshape(shape)
+    return TritonTapSum.apply(table, rows, weight.reshape(shape),
+                              channels_last)
+
+
 def car_align_with_sampling(x: Tensor,
                             index: Tensor,
                             weight: Tensor,
@@ -408,7 +466,12 @@ def car_align_with_sampling(x: Tensor,
             does ``K * T * N * O`` multiply-adds per element instead of
             ``taps * O`` and holds the matrix (e.g. 5,050 x 3,200 at ANet:
             32 MiB in bfloat16), which suits GPUs' matrix units and not
-            the CPU. Both give the same values up to rounding.
+            the CPU. ``'triton'``: the Triton kernels of
+            :mod:`rcl_mm.ops.car_align_triton` (CUDA tensors; imported on
+            first use, so the ``triton`` package is needed only then),
+            which sum the unmerged plan directly, the backward pass from
+            the taps sorted by row, without atomics. All give the same
+            values up to rounding.
 
     Returns:
         Tensor: ``(B, C, N, K)`` sampled features, or ``(B, O, K)`` when
@@ -419,9 +482,12 @@ def car_align_with_sampling(x: Tensor,
     if channels_last and proj_weight is None:
         raise ValueError('channels_last needs proj_weight: the unprojected '
                          'result is (B, C, N, K).')
-    if impl not in ('gather', 'dense'):
-        raise ValueError(f"impl must be 'gather' or 'dense', got {impl!r}")
+    if impl not in IMPLS:
+        raise ValueError(f'impl must be one of {IMPLS}, got {impl!r}')
     index, weight = _batched_plan(x, index, weight)
+    if impl == 'triton':
+        return _car_align_triton(x, index, weight, proj_weight,
+                                 channels_last)
     batch, channels, temporal_dim = x.shape
     num_plans, num_segments, num_bins, num_taps = index.shape
     index, weight = _merge_bins(index, weight)
@@ -445,12 +511,7 @@ def car_align_with_sampling(x: Tensor,
                             False)
         return out.view(batch, channels, num_bins, num_segments)
 
-    if proj_weight.dim() == 5 and proj_weight.shape[3:] == (1, 1):
-        proj_weight = proj_weight.flatten(2)
-    if (proj_weight.dim() != 3
-            or proj_weight.shape[1:] != (channels, num_bins)):
-        raise ValueError(f'proj_weight must be O x {channels} x {num_bins}, '
-                         f'got {tuple(proj_weight.shape)}')
+    proj_weight = _check_projection(proj_weight, channels, num_bins)
     # Table row t * N + n holds Z[b, :, n, t] = sum_c W[:, c, n] x[b, c, t].
     bins = torch.arange(num_bins, device=index.device)
     shape = (num_plans, num_segments, num_bins * num_taps)
@@ -459,22 +520,18 @@ def car_align_with_sampling(x: Tensor,
     num_rows = temporal_dim * num_bins
     out_channels = proj_weight.size(0)
     if impl == 'dense':
-        # Z[b, t, n * O + o] = sum_c x[b, c, t] W[o, c, n]: row t * N + n.
-        table = torch.matmul(
-            xt, proj_weight.to(x.dtype).permute(1, 2, 0).reshape(
-                channels, num_bins * out_channels))
+        table = _projected_table(xt, proj_weight)
         matrix = _dense_plan(rows, weight, num_rows, table.dtype)
         if num_plans == 1:
             # One plan: Z as (T * N) x (B * O), so one matrix product
             # serves the whole batch without copying the matrix B times.
-            table = table.view(batch, num_rows, out_channels).transpose(
-                0, 1).reshape(num_rows, batch * out_channels)
+            table = table.transpose(0, 1).reshape(num_rows,
+                                                  batch * out_channels)
             out = torch.matmul(matrix[0], table).view(
                 num_segments, batch, out_channels)
             out = out.transpose(0, 1)  # B x K x O
         else:
-            out = torch.bmm(matrix,
-                            table.view(batch, num_rows, out_channels))
+            out = torch.bmm(matrix, table)
         if channels_last:
             return out.contiguous()
         return out.permute(0, 2, 1).contiguous()
@@ -513,7 +570,7 @@ def car_align(x: Tensor,
         widen_ratio (float): ``r``. Defaults to 0.5.
         proj_weight (Tensor, optional): ``(O, C, N)`` projection. Defaults
             to None.
-        impl (str): ``'gather'`` or ``'dense'``, see
+        impl (str): ``'gather'``, ``'dense'`` or ``'triton'``, see
             :func:`car_align_with_sampling`. Defaults to ``'gather'``.
 
     Returns:
@@ -539,7 +596,7 @@ class CARAlign(nn.Module):
         points_per_bin (int): ``S``, points averaged per bin. Defaults to 3.
         widen_ratio (float): ``r``, context added on each side as a fraction
             of the segment length. Defaults to 0.5.
-        impl (str): ``'gather'`` or ``'dense'``, see
+        impl (str): ``'gather'``, ``'dense'`` or ``'triton'``, see
             :func:`car_align_with_sampling`. Defaults to ``'gather'``.
     """
 
@@ -549,9 +606,8 @@ class CARAlign(nn.Module):
                  widen_ratio: float = 0.5,
                  impl: str = 'gather') -> None:
         super().__init__()
-        if impl not in ('gather', 'dense'):
-            raise ValueError(
-                f"impl must be 'gather' or 'dense', got {impl!r}")
+        if impl not in IMPLS:
+            raise ValueError(f'impl must be one of {IMPLS}, got {impl!r}')
         self.num_bins = num_bins
         self.points_per_bin = points_per_bin
         self.widen_ratio = widen_ratio

@@ -35,6 +35,7 @@ Usage: python tools/analysis/benchmark.py [--parts train,infer,post]
        [--out benchmark.json]
 """
 import argparse
+import importlib.util
 import json
 import os
 import os.path as osp
@@ -538,15 +539,26 @@ def op_cases(args, params):
              dict(impl='car_dense', batch=args.batch, dtype='float32'),
              dict(impl='dense', batch=1, dtype='float32')]
     if torch.device(args.device).type == 'cuda':
-        # CARAlign's matrix-product path is meant for GPUs' matrix units.
-        cases.insert(4, dict(impl='car_dense', batch=args.batch,
-                             dtype='bfloat16'))
+        # CARAlign's matrix-product path is meant for GPUs' matrix units;
+        # its Triton kernels for GPUs only (where triton is installed).
+        gpu_cases = [dict(impl='car_dense', batch=args.batch,
+                          dtype='bfloat16')]
+        if importlib.util.find_spec('triton') is not None:
+            gpu_cases += [
+                dict(impl='car_triton', batch=args.batch, dtype=dtype)
+                for dtype in ('float32', 'bfloat16')
+            ]
+        cases[4:4] = gpu_cases
     channels, out = (16, 32) if args.tiny else (256, 512)
     for case in cases:
         case.update(channels=channels, out=out, bins=32, points=3,
                     temporal_dim=params['temporal_dim'],
                     duration_dim=params['duration_dim'])
     return cases
+
+
+# Op cases of CARAlign and the impl each runs.
+CAR_IMPLS = dict(car='gather', car_dense='dense', car_triton='triton')
 
 
 def dense_mask(index, weight, temporal_dim, flat_index, max_duration):
@@ -576,9 +588,9 @@ def op_worker(args):
     x = torch.randn(b, c, t, dtype=dtype, device=device, requires_grad=True)
     proj = (torch.randn(o, c, n, dtype=dtype, device=device) *
             0.01).requires_grad_()
-    if case['impl'] in ('car', 'car_dense'):
+    if case['impl'] in CAR_IMPLS:
         index, weight = index.to(device), weight.to(device)
-        impl = 'dense' if case['impl'] == 'car_dense' else 'gather'
+        impl = CAR_IMPLS[case['impl']]
 
         def step():
             out = car_align_with_sampling(x, index, weight, proj, impl=impl)

@@ -7,7 +7,8 @@ import torch.nn as nn
 from mmengine.model import BaseModule
 from torch import Tensor
 
-from rcl_mm.ops import car_align, car_align_sampling, car_align_with_sampling
+from rcl_mm.ops import (CAR_ALIGN_IMPLS, car_align, car_align_sampling,
+                        car_align_with_sampling)
 from rcl_mm.registry import MODELS
 from rcl_mm.utils.typing import OptConfigType
 
@@ -37,9 +38,11 @@ class BMNBackbone(BaseModule):
         hidden_dim_1d (int): Channels of the 1-D features. Defaults to 256.
         hidden_dim_3d (int): Channels of the proposal map. Defaults to 512.
         car_align_impl (str): How CARAlign sums its taps: ``'gather'``
-            (default; the CPU's fast path) or ``'dense'`` (matrix products,
-            for GPUs), see :func:`rcl_mm.ops.car_align_with_sampling`.
-            Same outputs up to rounding.
+            (default; the CPU's fast path), ``'dense'`` (matrix products,
+            for GPUs) or ``'triton'`` (Triton kernels, CUDA only; needs
+            the ``triton`` package), see
+            :func:`rcl_mm.ops.car_align_with_sampling`. Same outputs up to
+            rounding.
         init_cfg (dict, optional): Initialisation config. Defaults to None,
             PyTorch's default initialisation as mmaction2's BMN.
     """
@@ -64,9 +67,9 @@ class BMNBackbone(BaseModule):
         self.num_samples_per_bin = num_samples_per_bin
         self.hidden_dim_1d = hidden_dim_1d
         self.hidden_dim_3d = hidden_dim_3d
-        if car_align_impl not in ('gather', 'dense'):
-            raise ValueError("car_align_impl must be 'gather' or 'dense', "
-                             f'got {car_align_impl!r}')
+        if car_align_impl not in CAR_ALIGN_IMPLS:
+            raise ValueError(f'car_align_impl must be one of '
+                             f'{CAR_ALIGN_IMPLS}, got {car_align_impl!r}')
         self.car_align_impl = car_align_impl
 
         def conv1d(in_channels, out_channels, **kwargs):
