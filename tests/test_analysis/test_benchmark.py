@@ -261,6 +261,47 @@ def test_derive_ratios_and_verdicts():
     ]
 
 
+def test_paired_ratio_judges_the_rcl_target():
+    """Where the pair part ran, the RCL step target uses its median
+    ratio (here passing although the separate runs' ratio fails), and it
+    applies even without the model's row."""
+    rows = [dict(setting='anet', model='bmn', train_step_s=1.5),
+            dict(setting='anet', model='rcl_bmn', train_step_s=2.1)]
+    paired = dict(anet=[dict(base='bmn', model='rcl_bmn', rounds=9,
+                             base_median_s=1.5, model_median_s=1.8,
+                             ratio_median=1.2, ratio_q25=1.15,
+                             ratio_q75=1.25)],
+                  thumos=[dict(base='bmn', model='rcl_bmn', rounds=9,
+                               base_median_s=3.0, model_median_s=4.2,
+                               ratio_median=1.4, ratio_q25=1.35,
+                               ratio_q75=1.45)])
+    verdicts = bench.derive(rows, {}, 'cpu', paired)
+    assert rows[1]['train_ratio_vs_bmn'] == pytest.approx(1.4)
+    assert [(v['setting'], v['target'], v['value'], v['passed'])
+            for v in verdicts] == [
+        ('anet', 'step <= 1.3x our BMN (paired)', 1.2, True),
+        ('thumos', 'step <= 1.3x our BMN (paired)', 1.4, False)]
+    table = bench.format_tables(rows, {}, [], None, [], 8, paired)
+    assert '1.200 [1.150, 1.250]' in table
+
+
+def test_tiny_pair_part(tmp_path, capsys):
+    out = tmp_path / 'pair.json'
+    report = bench.main([
+        '--tiny', '--models', 'bmn,rcl_bmn', '--settings', 'anet',
+        '--parts', 'pair', '--pair-rounds', '3', '--warmup', '1',
+        '--threads', '1', '--out', str(out)])
+    saved = json.loads(out.read_text())
+    (pair, ) = saved['paired']['anet']
+    assert (pair['base'], pair['model'], pair['rounds']) == (
+        'bmn', 'rcl_bmn', 3)
+    assert pair['ratio_q25'] <= pair['ratio_median'] <= pair['ratio_q75']
+    assert pair['base_median_s'] > 0 and pair['model_median_s'] > 0
+    assert [t['target'] for t in report['targets']] == [
+        'step <= 1.3x our BMN (paired)']
+    assert 'paired training steps' in capsys.readouterr().out
+
+
 def test_tiny_and_overrides():
     args = bench.parse_args(['--tiny', '--temporal-dim', '20'])
     assert args.batch == 2

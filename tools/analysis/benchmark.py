@@ -6,6 +6,12 @@ Parts (``--parts``, all by default):
 - ``train``: a training step (forward, loss, backward, Adam) at batch
   ``--batch``, mean over ``--steps`` after ``--warmup`` steps, and the peak
   memory (CPU: the process's peak RSS; CUDA: ``max_memory_allocated``).
+- ``pair``: each RCL model against its base (``rcl_bmn`` vs ``bmn``,
+  ``rcl_gtad`` vs ``gtad``) in one process, training steps alternated for
+  ``--pair-rounds`` rounds (the order swapped every round): the median of
+  the per-round step ratios, so that drift of the machine's speed, which
+  moves separate runs by tens of percent on shared machines, cancels. The
+  "RCL step <= 1.3x" targets use it where it ran.
 - ``infer``: forward (``mode='tensor'``) at batch 1 and at ``--batch``, and
   the prediction of one video (``mode='predict'``: forward, candidates,
   Soft-NMS, top-k).
@@ -57,7 +63,9 @@ from terminaltables import AsciiTable
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 GIB = 1024**3
 
-PARTS = ('train', 'infer', 'post', 'op', 'eval', 'demo')
+PARTS = ('train', 'pair', 'infer', 'post', 'op', 'eval', 'demo')
+# The pairs of the ``pair`` part: (base, RCL model).
+PAIRS = (('bmn', 'rcl_bmn'), ('gtad', 'rcl_gtad'))
 MODELS = ('mmaction2', 'bmn', 'rcl_bmn', 'gtad', 'rcl_gtad')
 # Configs of our models; the setting overrides T, D and the input width.
 CONFIGS = dict(
@@ -133,6 +141,8 @@ def parse_args(argv=None):
     parser.add_argument('--steps', type=int, default=3,
                         help='timed repetitions (mean is reported)')
     parser.add_argument('--warmup', type=int, default=1)
+    parser.add_argument('--pair-rounds', type=int, default=9,
+                        help='rounds of alternated steps in the pair part')
     parser.add_argument(
         '--mmaction2-steps', type=int,
         help='cap on the timed steps of mmaction2\'s BMN (slow on CPU)')
@@ -411,6 +421,53 @@ def model_worker(args):
             lambda: run(1, 'predict'), device, steps, max(args.warmup, 1))
         result.setdefault('peak_bytes', peak_bytes(device))
     print('RESULT ' + json.dumps(result), flush=True)
+
+
+def pair_worker(args):
+    """Alternate training steps of each RCL model and its base; RESULT."""
+    device = torch.device(args.device)
+    params = setting_params(args, args.setting)
+    inputs, samples = make_batch(args.batch, params, device)
+    pairs = []
+    for base, model_name in PAIRS:
+        if not {base, model_name} <= set(args.models):
+            continue
+        steps = {}
+        for name in (base, model_name):
+            model = build_model(name, params).to(device).train()
+            optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+
+            def train_step(model=model, optimizer=optimizer):
+                with autocast(args, device):
+                    losses = model(inputs, samples, mode='loss')
+                    total = sum(v for k, v in losses.items() if 'loss' in k)
+                optimizer.zero_grad(set_to_none=True)
+                total.backward()
+                optimizer.step()
+                sync(device)
+
+            for _ in range(max(args.warmup, 1)):
+                train_step()
+            steps[name] = train_step
+        times = {base: [], model_name: []}
+        for round_index in range(args.pair_rounds):
+            order = (base, model_name) if round_index % 2 == 0 else \
+                (model_name, base)
+            for name in order:
+                tic = time.perf_counter()
+                steps[name]()
+                times[name].append(time.perf_counter() - tic)
+        ratios = sorted(m / b for m, b in zip(times[model_name],
+                                               times[base]))
+        pairs.append(dict(
+            base=base, model=model_name, rounds=args.pair_rounds,
+            base_median_s=statistics.median(times[base]),
+            model_median_s=statistics.median(times[model_name]),
+            ratio_median=statistics.median(ratios),
+            ratio_q25=float(np.quantile(ratios, 0.25)),
+            ratio_q75=float(np.quantile(ratios, 0.75))))
+    print('RESULT ' + json.dumps(dict(setting=args.setting, pairs=pairs)),
+          flush=True)
 
 
 # ------------------------------------------------------ post-processing --
@@ -811,6 +868,7 @@ def run_worker(args, worker, setting, scratch, failures):
         cmd += ['--setting', setting]
     if scratch:
         cmd += ['--scratch', scratch]
+    cmd += ['--pair-rounds', str(args.pair_rounds)]
     for flag in ('threads', 'mmaction2_steps', 'temporal_dim',
                  'duration_dim', 'feat_dim', 'demo_videos'):
         if getattr(args, flag) is not None:
@@ -849,7 +907,7 @@ def run_worker(args, worker, setting, scratch, failures):
     return result
 
 
-def derive(rows, post, device_type):
+def derive(rows, post, device_type, paired=None):
     """Ratios and target verdicts of the model rows (in place).
 
     Args:
@@ -857,6 +915,10 @@ def derive(rows, post, device_type):
             measurements.
         post (dict): Post-processing results by setting.
         device_type (str): ``'cpu'`` or ``'cuda'``: which targets apply.
+        paired (dict, optional): The pair part's results by setting (lists
+            of dicts with ``model`` and ``ratio_median``). Where a model
+            has one, its ``train_ratio_vs_bmn`` target is judged on it
+            (the separate runs' ratio stays in its row).
 
     Returns:
         list[dict]: Target verdicts: name, setting, model, value, bound,
@@ -878,12 +940,23 @@ def derive(rows, post, device_type):
                 'train_step_s' in row and 'train_step_s' in bmn:
             row['train_ratio_vs_bmn'] = (
                 row['train_step_s'] / bmn['train_step_s'])
+    paired_ratio = {(setting, p['model']): p['ratio_median']
+                    for setting, pairs in (paired or {}).items()
+                    for p in pairs}
     verdicts = []
     for name, setting, device, model, key, bound, how in TARGETS:
         row = by_key.get((setting, model))
-        if device != device_type or row is None or key not in row:
+        if device != device_type:
             continue
-        value = row[key]
+        if key == 'train_ratio_vs_bmn' and (setting, model) in paired_ratio:
+            value = paired_ratio[(setting, model)]
+            if row is None:
+                row = dict(setting=setting, model=model)
+            name += ' (paired)'
+        elif row is None or key not in row:
+            continue
+        else:
+            value = row[key]
         passed = value >= bound if how == 'min' else value <= bound
         # The speed target is at equal outputs.
         if key == 'train_speedup_vs_mmaction2' and not row.get(
@@ -904,12 +977,26 @@ def derive(rows, post, device_type):
     return verdicts
 
 
-def format_tables(rows, post, ops, evaluation, demo, batch):
+def format_tables(rows, post, ops, evaluation, demo, batch, paired=None):
     """The printed tables, one string."""
     def num(value, fmt, scale=1.0):
         return '-' if value is None else format(value * scale, fmt)
 
     tables = []
+    if paired:
+        table = [['setting', 'base', 'model', 'rounds', 'base s/step',
+                  'model s/step', 'step ratio median [q25, q75]']]
+        for setting, pairs in paired.items():
+            for p in pairs:
+                table.append([
+                    setting, p['base'], p['model'], p['rounds'],
+                    f'{p["base_median_s"]:.4f}',
+                    f'{p["model_median_s"]:.4f}',
+                    f'{p["ratio_median"]:.3f} [{p["ratio_q25"]:.3f}, '
+                    f'{p["ratio_q75"]:.3f}]'
+                ])
+        tables.append(AsciiTable(
+            table, f' paired training steps, batch {batch} ').table)
     if rows:
         table = [['setting', 'model', 'train s/step', 'peak GiB',
                   'infer b1 s', f'infer b{batch} s', '1 video s',
@@ -1005,6 +1092,8 @@ def main(argv=None):
             demo_worker(args)
         elif args.worker == 'post':
             post_worker(args)
+        elif args.worker == 'pair':
+            pair_worker(args)
         else:
             model_worker(args)
         return
@@ -1021,12 +1110,13 @@ def main(argv=None):
         options={k: v for k, v in vars(args).items()
                  if k not in ('worker', 'setting', 'scratch')},
         settings={s: setting_params(args, s) for s in args.settings})
-    rows, post, ops, demo, evaluation = [], {}, [], [], None
+    rows, post, ops, demo, evaluation, paired = [], {}, [], [], None, {}
     failures = []
 
     def save(partial=True):
         """Put what was measured so far into the report; write --out."""
-        report.update(models=rows, post_processing=post, car_align=ops,
+        report.update(models=rows, paired=paired, post_processing=post,
+                      car_align=ops,
                       evaluation=evaluation, demo=demo, failures=failures,
                       partial=partial)
         if args.out:
@@ -1062,6 +1152,12 @@ def main(argv=None):
                             row['max_relative_error'] = errors
                             row['equal_outputs'] = max(
                                 errors.values()) < 1e-5
+            if 'pair' in args.parts and any(
+                    set(pair) <= set(args.models) for pair in PAIRS):
+                result = run_worker(args, 'pair', setting, None, failures)
+                if result is not None:
+                    paired[setting] = result['pairs']
+                    save()
             if 'post' in args.parts:
                 result = run_worker(args, 'post', setting, None, failures)
                 if result is not None:
@@ -1090,9 +1186,10 @@ def main(argv=None):
                         if result is not None:
                             demo.append(result)
                             save()
-    verdicts = derive(rows, post, device.type)
+    verdicts = derive(rows, post, device.type, paired)
     demo_rows = [d for d in demo if 'skipped' not in d]
-    print(format_tables(rows, post, ops, evaluation, demo_rows, args.batch))
+    print(format_tables(rows, post, ops, evaluation, demo_rows, args.batch,
+                        paired))
     for row in rows:
         if 'max_relative_error' in row:
             print(f'{row["setting"]}: max relative error of our BMN vs '
