@@ -24,7 +24,10 @@ DEFAULT_TEST_CFG = dict(
     feature_extraction_interval=16,
     # Sliding windows (THUMOS14): candidates kept per window; Soft-NMS
     # runs on the merged windows of a video in the metric / inference.
-    window_top_k=100)
+    window_top_k=100,
+    # 'torch' or 'triton' (one kernel for the whole Soft-NMS loop, CUDA;
+    # see rcl_mm.models.task_modules.soft_nms).
+    soft_nms_impl='torch')
 
 #: Metainfo keys that mark a sample as one window of a longer video.
 WINDOW_KEYS = ('window_start', 'valid_length', 'snippet_seconds')
@@ -70,9 +73,10 @@ class ProposalMapLocalizer(BaseModel):
             ``soft_nms_alpha``, ``soft_nms_low_threshold``,
             ``soft_nms_high_threshold``, ``top_k`` and
             ``feature_extraction_interval`` (frames per snippet, for
-            mmaction2's duration rule) and ``window_top_k`` (candidates kept
-            per window of windowed data, see :meth:`predict`). Missing keys
-            take BMN's ActivityNet values.
+            mmaction2's duration rule), ``window_top_k`` (candidates kept
+            per window of windowed data, see :meth:`predict`) and
+            ``soft_nms_impl`` (``'torch'`` or ``'triton'``, see
+            :func:`soft_nms`). Missing keys take BMN's ActivityNet values.
         data_preprocessor (dict, optional): Defaults to None, mmengine's
             ``BaseDataPreprocessor``.
         init_cfg (dict, optional): Initialisation config.
@@ -259,7 +263,7 @@ class ProposalMapLocalizer(BaseModel):
             soft_nms_alpha=cfg['soft_nms_alpha'],
             soft_nms_low_threshold=cfg['soft_nms_low_threshold'],
             soft_nms_high_threshold=cfg['soft_nms_high_threshold'],
-            top_k=cfg['top_k'])
+            top_k=cfg['top_k'], soft_nms_impl=cfg['soft_nms_impl'])
         return self._pack_results(data_samples, detections)
 
     def window_candidates(self,

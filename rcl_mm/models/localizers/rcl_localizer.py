@@ -276,7 +276,7 @@ class RCLLocalizer(ProposalMapLocalizer):
             soft_nms_alpha=cfg['soft_nms_alpha'],
             soft_nms_low_threshold=cfg['soft_nms_low_threshold'],
             soft_nms_high_threshold=cfg['soft_nms_high_threshold'],
-            top_k=cfg['top_k'])
+            top_k=cfg['top_k'], soft_nms_impl=cfg['soft_nms_impl'])
         if cfg['anchors'] == 'grid':
             confidence_map, start, end = self._forward(inputs)
             detections = bmn_post_process(start, end, confidence_map,

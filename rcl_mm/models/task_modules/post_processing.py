@@ -156,10 +156,18 @@ def bmn_candidates(start: Tensor, end: Tensor,
     return segments, scores, valid
 
 
+SOFT_NMS_IMPLS = ('torch', 'triton')
+
+
 @torch.no_grad()
-def soft_nms(segments: Tensor, scores: Tensor, valid: Tensor, alpha: float,
-             low_threshold: float, high_threshold: float,
-             top_k: int) -> Tuple[Tensor, Tensor, Tensor]:
+def soft_nms(segments: Tensor,
+             scores: Tensor,
+             valid: Tensor,
+             alpha: float,
+             low_threshold: float,
+             high_threshold: float,
+             top_k: int,
+             impl: str = 'torch') -> Tuple[Tensor, Tensor, Tensor]:
     """Gaussian Soft-NMS per video, as mmaction2's ``soft_nms``.
 
     Repeatedly picks the remaining candidate with the highest current score
@@ -179,6 +187,11 @@ def soft_nms(segments: Tensor, scores: Tensor, valid: Tensor, alpha: float,
         low_threshold (float): IoU threshold for a zero-width pick.
         high_threshold (float): IoU threshold for a unit-width pick.
         top_k (int): Picks kept by the caller; ``top_k + 1`` are made.
+        impl (str): ``'torch'`` (default): the loop above, one set of
+            tensor ops per pick. ``'triton'`` (CUDA): the whole loop in one
+            Triton kernel launch (:mod:`rcl_mm.ops.soft_nms_triton`), the
+            same picks; for GPUs, where the loop's ~18 launches per pick
+            dominate.
 
     Returns:
         tuple[Tensor, Tensor, Tensor]: ``(segments, scores, valid)`` of
@@ -187,6 +200,9 @@ def soft_nms(segments: Tensor, scores: Tensor, valid: Tensor, alpha: float,
         float64 (float32 on MPS). Video b has ``min(top_k + 1, n_b)`` valid
         picks, first; padding is zero.
     """
+    if impl not in SOFT_NMS_IMPLS:
+        raise ValueError(
+            f'soft_nms impl must be one of {SOFT_NMS_IMPLS}, got {impl!r}')
     batch, num_k = scores.shape
     device = scores.device
     wide = wide_float_dtype(device)
@@ -205,6 +221,13 @@ def soft_nms(segments: Tensor, scores: Tensor, valid: Tensor, alpha: float,
     segs = segments.to(wide).gather(1, order[..., None].expand(-1, -1, 2))
     seg_start = segs[..., 0].contiguous()
     seg_end = segs[..., 1].contiguous()
+    sorted_valid = valid.gather(1, order)
+    if impl == 'triton':
+        from rcl_mm.ops.soft_nms_triton import soft_nms_picks
+        pick_scores, pick_idx = soft_nms_picks(
+            cur, seg_start, seg_end, sorted_valid, alpha, low_threshold,
+            high_threshold, num_picks)
+        return _gather_picks(segs, pick_scores, pick_idx, sorted_valid)
     width = seg_end - seg_start
     # Per candidate, the decay threshold it imposes when it is the pick.
     thresh = low_threshold + (high_threshold - low_threshold) * width
@@ -214,7 +237,6 @@ def soft_nms(segments: Tensor, scores: Tensor, valid: Tensor, alpha: float,
     # score becomes -inf (never the max again) and its start NaN (its IoU
     # is NaN, so it is never decayed and -inf * 0 cannot make a NaN score).
     # Padding starts out removed.
-    sorted_valid = valid.gather(1, order)
     state = torch.stack(
         (cur, seg_start.masked_fill(~sorted_valid, float('nan'))),
         dim=1)  # B x 2 x K
@@ -249,10 +271,17 @@ def soft_nms(segments: Tensor, scores: Tensor, valid: Tensor, alpha: float,
         cur.mul_(torch.where(decayed, factor, 1.))
         state.scatter_(2, idx[:, None].expand(-1, 2, -1), removed)
 
-    pick_scores = torch.cat(pick_scores, dim=1)
-    pick_idx = torch.cat(pick_idx, dim=1)
+    return _gather_picks(segs, torch.cat(pick_scores, dim=1),
+                         torch.cat(pick_idx, dim=1), sorted_valid)
+
+
+def _gather_picks(segs: Tensor, pick_scores: Tensor, pick_idx: Tensor,
+                  sorted_valid: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+    """:func:`soft_nms`'s outputs from its picks (B x P scores and
+    positions among the sorted candidates ``segs``, B x K x 2)."""
+    num_picks = pick_idx.size(1)
     out_valid = (
-        torch.arange(num_picks, device=device)
+        torch.arange(num_picks, device=segs.device)
         < sorted_valid.sum(dim=1, keepdim=True))
     out_scores = torch.where(out_valid, pick_scores, pick_scores.new_zeros(()))
     out_segs = segs.gather(1, pick_idx[..., None].expand(-1, -1, 2))
@@ -267,7 +296,8 @@ def post_process_proposals(segments: Tensor, scores: Tensor, valid: Tensor,
                            soft_nms_alpha: float,
                            soft_nms_low_threshold: float,
                            soft_nms_high_threshold: float,
-                           top_k: int) -> List[Tensor]:
+                           top_k: int,
+                           soft_nms_impl: str = 'torch') -> List[Tensor]:
     """mmaction2's ``post_processing`` for a padded batch of proposals.
 
     Soft-NMS (:func:`soft_nms`), sort by score, keep ``top_k``, clip to
@@ -283,6 +313,8 @@ def post_process_proposals(segments: Tensor, scores: Tensor, valid: Tensor,
         soft_nms_low_threshold (float): Soft-NMS low IoU threshold.
         soft_nms_high_threshold (float): Soft-NMS high IoU threshold.
         top_k (int): Proposals kept per video.
+        soft_nms_impl (str): ``impl`` of :func:`soft_nms`. Defaults to
+            ``'torch'``.
 
     Returns:
         list[Tensor]: B tensors of shape (M_b, 3): start and end in seconds
@@ -294,7 +326,8 @@ def post_process_proposals(segments: Tensor, scores: Tensor, valid: Tensor,
     # unchanged anyway, so every video goes through it.
     segs, scores, valid = soft_nms(segments, scores, valid, soft_nms_alpha,
                                    soft_nms_low_threshold,
-                                   soft_nms_high_threshold, top_k)
+                                   soft_nms_high_threshold, top_k,
+                                   impl=soft_nms_impl)
     # The re-sort (argsort()[::-1], stable-sort model) and truncation.
     keyed = scores.masked_fill(~valid, float('-inf'))
     order = torch.sort(keyed, dim=1, stable=True).indices.flip(1)
@@ -315,7 +348,8 @@ def bmn_post_process(start: Tensor, end: Tensor, confidence_map: Tensor,
                      video_durations: Union[Tensor, Sequence[float]],
                      soft_nms_alpha: float, soft_nms_low_threshold: float,
                      soft_nms_high_threshold: float,
-                     top_k: int) -> List[Tensor]:
+                     top_k: int,
+                     soft_nms_impl: str = 'torch') -> List[Tensor]:
     """BMN inference post-processing for a batch of videos.
 
     :func:`bmn_candidates` followed by :func:`post_process_proposals`; the
@@ -332,6 +366,8 @@ def bmn_post_process(start: Tensor, end: Tensor, confidence_map: Tensor,
         soft_nms_low_threshold (float): Soft-NMS low IoU threshold.
         soft_nms_high_threshold (float): Soft-NMS high IoU threshold.
         top_k (int): Proposals kept per video.
+        soft_nms_impl (str): ``impl`` of :func:`soft_nms`. Defaults to
+            ``'torch'``.
 
     Returns:
         list[Tensor]: B tensors of shape (M_b, 3): start and end in seconds
@@ -341,7 +377,8 @@ def bmn_post_process(start: Tensor, end: Tensor, confidence_map: Tensor,
     segments, scores, valid = bmn_candidates(start, end, confidence_map)
     return post_process_proposals(segments, scores, valid, video_durations,
                                   soft_nms_alpha, soft_nms_low_threshold,
-                                  soft_nms_high_threshold, top_k)
+                                  soft_nms_high_threshold, top_k,
+                                  soft_nms_impl)
 
 
 @torch.no_grad()
@@ -407,7 +444,8 @@ def merge_window_proposals(detections: Sequence[Tensor],
                            soft_nms_low_threshold: float = 0.,
                            soft_nms_high_threshold: float = 0.,
                            top_k: int = 200,
-                           video_batch: int = 16) -> List[Tensor]:
+                           video_batch: int = 16,
+                           soft_nms_impl: str = 'torch') -> List[Tensor]:
     """Soft-NMS over all windows of each video, in seconds.
 
     :func:`soft_nms` with a threshold that does not depend on the pick's
@@ -424,6 +462,8 @@ def merge_window_proposals(detections: Sequence[Tensor],
         soft_nms_high_threshold (float): IoU threshold of a 1 s pick.
         top_k (int): Detections kept per video.
         video_batch (int): Videos per batched Soft-NMS (bounds memory).
+        soft_nms_impl (str): ``impl`` of :func:`soft_nms`. Defaults to
+            ``'torch'``.
 
     Returns:
         list[Tensor]: V tensors (M_v, 3), by descending score,
@@ -443,7 +483,8 @@ def merge_window_proposals(detections: Sequence[Tensor],
             continue
         segs, scores, valid = soft_nms(
             padded[..., :2], padded[..., 2], valid, soft_nms_alpha,
-            soft_nms_low_threshold, soft_nms_high_threshold, top_k)
+            soft_nms_low_threshold, soft_nms_high_threshold, top_k,
+            impl=soft_nms_impl)
         keyed = scores.masked_fill(~valid, float('-inf'))
         order = torch.sort(keyed, dim=1, stable=True).indices.flip(1)
         order = order[:, :top_k]
