@@ -65,8 +65,10 @@ def rrm_functional_flops(refiner: RRMRefiner, feat: Tensor,
     (:meth:`ConvGRU.static_terms`), the hidden state and the encoded map
     every iteration (:meth:`ConvGRU.step`). The delta head's first 1x1
     conv: its hidden-state part on the pooled grid before upsampling, its
-    map part on the full grid every iteration, its fine-feature part once.
-    The refiner's other layers are modules, counted by their hooks.
+    map part on the full grid every iteration, its fine-feature part once;
+    its last 1x1 conv on the full grid every iteration. The refiner's
+    other layers are modules, counted by their hooks; the upsampling
+    (interpolation) is not counted.
 
     Args:
         refiner (RRMRefiner): The refiner.
@@ -75,7 +77,7 @@ def rrm_functional_flops(refiner: RRMRefiner, feat: Tensor,
 
     Returns:
         int: ``B * (Dc * Tc * k^2 * 3 * hdim * (S + iters * (hdim + Mc)) +
-        H * (D * T * F + iters * (Dc * Tc * hdim + D * T * 2)))`` with the
+        H * (D * T * F + iters * (Dc * Tc * hdim + D * T * 4)))`` with the
         pooled grid ``Dc x Tc``, GRU kernel ``k``, ``S`` fixed and ``Mc``
         encoded-map input channels, ``H`` head channels and ``F``
         fine-feature channels; 0 for no iterations.
@@ -94,7 +96,8 @@ def rrm_functional_flops(refiner: RRMRefiner, feat: Tensor,
         static_channels + iters * (refiner.hdim + map_channels))
     head = refiner.delta_head[0]
     hidden_channels, map_part, fine_channels = refiner.head_input_split()
-    per_iter = coarse * hidden_channels + cells * map_part
+    # The map part (2 -> H) and the last layer (H -> 2) per cell.
+    per_iter = coarse * hidden_channels + cells * (map_part + 2)
     head_flops = head.out_channels * (cells * fine_channels +
                                       iters * per_iter)
     return batch * (gru_flops + head_flops)

@@ -85,24 +85,24 @@ def test_rrm_functional_flops_hand_case():
     (hidden 8; input 3 map + 5 feature + 4 context channels): the 9 fixed
     channels once, the 8 + 3 others every iteration. The head's first 1x1
     conv (7 outputs): hidden part on the pooled grid and map part (2
-    channels) on the 6 x 9 grid every iteration, fine part (5) once."""
+    channels) on the 6 x 9 grid every iteration, fine part (5) once; its
+    last 1x1 conv (7 -> 2) on the 6 x 9 grid every iteration."""
     refiner = RRMRefiner(in_channels=6, hdim=8, cdim=4, map_channels=3,
                          feat_channels=5, head_channels=7, stride=2, iters=4)
     feat = torch.zeros(2, 6, 6, 9)
     gru_once = 15 * 9 * 3 * 8 * 9
     gru_per_iter = 15 * 9 * 3 * 8 * (8 + 3)
     head_once = 7 * 54 * 5
-    head_per_iter = 7 * (15 * 8 + 54 * 2)
+    head_per_iter = 7 * (15 * 8 + 54 * 2) + 54 * 2 * 7
     assert rrm_functional_flops(refiner, feat, 4) == 2 * (
         gru_once + head_once + 4 * (gru_per_iter + head_per_iter))
     assert rrm_functional_flops(refiner, feat, 0) == 0
     # One more iteration adds, per batch element: map_enc (3x3, 2 -> 3) on
-    # the 15 pooled cells and the head's last 1x1 conv (7 -> 2) on the 54
-    # cells (modules), and the functional parts.
+    # the 15 pooled cells (a module), and the functional parts.
     logits = torch.zeros(2, 2, 6, 9)
     step = count_flops(refiner, feat, logits=logits, iters=4)['total'] - \
         count_flops(refiner, feat, logits=logits, iters=3)['total']
-    modules = 15 * 3 * 2 * 9 + 54 * 2 * 7
+    modules = 15 * 3 * 2 * 9
     assert step == 2 * (modules + gru_per_iter + head_per_iter)
 
 

@@ -213,6 +213,22 @@ def test_gru_step_with_static_terms_equals_forward():
         torch.testing.assert_close(g, w, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize('out_size, in_size', [(100, 17), (7, 3), (5, 5),
+                                               (9, 4), (3, 7)])
+def test_bilinear_matrix_is_interpolate(out_size, in_size):
+    from rcl_mm.models.heads.rrm_refiner import bilinear_matrix
+    x = torch.randn(2, 3, in_size, in_size + 1, dtype=torch.float64)
+    rows = bilinear_matrix(out_size, in_size).double()
+    cols = bilinear_matrix(out_size + 2, in_size + 1).double()
+    want = torch.nn.functional.interpolate(
+        x, size=(out_size, out_size + 2), mode='bilinear',
+        align_corners=False)
+    torch.testing.assert_close(rows @ x @ cols.t(), want, rtol=1e-6,
+                               atol=1e-6)
+    torch.testing.assert_close(rows.sum(1), torch.ones(out_size,
+                                                       dtype=torch.float64))
+
+
 def refine_by_concatenation(refiner, feat, logits, iters):
     """RRMRefiner as first written: the delta head on the concatenation
     of the upsampled hidden state, the map and the fine features."""

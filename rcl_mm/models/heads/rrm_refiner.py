@@ -12,6 +12,37 @@ from rcl_mm.registry import MODELS
 from rcl_mm.utils.typing import OptConfigType
 
 
+def bilinear_matrix(out_size: int, in_size: int,
+                    device: torch.device = None) -> Tensor:
+    """Bilinear resizing along one axis as an ``out_size x in_size`` matrix.
+
+    PyTorch's rule for ``F.interpolate(mode='bilinear',
+    align_corners=False)`` without ``scale_factor``: output ``i`` reads
+    the input at ``max((i + 0.5) * in_size / out_size - 0.5, 0)``, linearly
+    between its two neighbours (the last input alone at the far edge).
+    Resizing a ``... x h x w`` tensor is then ``R_h @ x @ R_w.T``.
+
+    Args:
+        out_size (int): Output length.
+        in_size (int): Input length.
+        device (torch.device, optional): Device of the matrix.
+
+    Returns:
+        Tensor: float32 ``out_size x in_size``, rows summing to 1.
+    """
+    src = ((torch.arange(out_size, dtype=torch.float64, device=device) +
+            0.5) * (in_size / out_size) - 0.5).clamp(min=0)
+    lower = src.floor().long().clamp(max=in_size - 1)
+    upper = (lower + 1).clamp(max=in_size - 1)
+    frac = src - lower
+    matrix = torch.zeros(out_size, in_size, dtype=torch.float64,
+                         device=device)
+    rows = torch.arange(out_size, device=device)
+    matrix.index_put_((rows, lower), 1 - frac, accumulate=True)
+    matrix.index_put_((rows, upper), frac, accumulate=True)
+    return matrix.float()
+
+
 class ConvGRU(nn.Module):
     """The gated update of the supplement's eq. (1), 3x3 convolutions.
 
@@ -236,11 +267,23 @@ class RRMRefiner(BaseModule):
             # upsampling hdim channels or concatenating at full resolution.
             head_in = self.delta_head[0]
             w_net, w_map, w_feat = torch.split(
-                head_in.weight, self.head_input_split(), dim=1)
-            feat_term = F.conv2d(feat_fine, w_feat, head_in.bias)
+                head_in.weight.flatten(1), self.head_input_split(), dim=1)
+            feat_term = F.conv2d(feat_fine, w_feat[..., None, None],
+                                 head_in.bias).flatten(2)
             # x_t = [map_enc(G), feat_enc(F), context]: its last two parts
             # are the same at every iteration, convolved once.
             static = self.gru.static_terms(torch.cat((feat_coarse, inp), 1))
+        # Per iteration at full resolution, as batched matrix products: the
+        # bilinear upsampling as its two separable interpolation matrices,
+        # the 1x1 layers on few channels as matmuls. Same values as
+        # F.interpolate and conv2d (tested), several times faster than
+        # them on the CPU, with their backward passes.
+        batch = feat.size(0)
+        up_rows = bilinear_matrix(size[0], coarse.size(2), feat.device)
+        up_cols = bilinear_matrix(size[1], coarse.size(3), feat.device).t()
+        last = self.delta_head[2]
+        w_last = last.weight.flatten(1).expand(batch, -1, -1)
+        w_map = w_map.expand(batch, -1, -1)
         maps = []
         heatmap = logits.float()
         for _ in range(iters):
@@ -250,13 +293,16 @@ class RRMRefiner(BaseModule):
             with self._autocast(feat.device):
                 net = self.gru.step(net, self.map_enc(self._pool(heatmap)),
                                     static)
-                hidden = F.interpolate(
-                    F.conv2d(net, w_net), size=size, mode='bilinear',
-                    align_corners=False)
-                hidden = hidden + F.conv2d(
-                    heatmap.to(hidden.dtype), w_map) + feat_term
-                delta = self.delta_head[2](self.delta_head[1](hidden))
-            heatmap = heatmap + delta.float()
+                coarse_hidden = torch.matmul(w_net, net.flatten(2)).view(
+                    batch, -1, *net.shape[2:])
+                hidden = torch.matmul(torch.matmul(up_rows, coarse_hidden),
+                                      up_cols).flatten(2) + feat_term
+                hidden = torch.baddbmm(hidden, w_map,
+                                       heatmap.flatten(2).to(hidden.dtype))
+                delta = torch.baddbmm(
+                    last.bias.view(1, -1, 1).to(hidden.dtype), w_last,
+                    torch.relu(hidden))
+            heatmap = heatmap + delta.float().view_as(heatmap)
             maps.append(heatmap)
         return maps
 
