@@ -66,9 +66,10 @@ def rrm_functional_flops(refiner: RRMRefiner, feat: Tensor,
     every iteration (:meth:`ConvGRU.step`). The delta head's first 1x1
     conv: its hidden-state part on the pooled grid before upsampling, its
     map part on the full grid every iteration, its fine-feature part once;
-    its last 1x1 conv on the full grid every iteration. The refiner's
-    other layers are modules, counted by their hooks; the upsampling
-    (interpolation) is not counted.
+    its last 1x1 conv on the full grid every iteration. The fine features'
+    1x1 conv (``fine_feat``) once. The refiner's other layers are
+    modules, counted by their hooks; the upsampling (interpolation) is not
+    counted.
 
     Args:
         refiner (RRMRefiner): The refiner.
@@ -77,7 +78,8 @@ def rrm_functional_flops(refiner: RRMRefiner, feat: Tensor,
 
     Returns:
         int: ``B * (Dc * Tc * k^2 * 3 * hdim * (S + iters * (hdim + Mc)) +
-        H * (D * T * F + iters * (Dc * Tc * hdim + D * T * 4)))`` with the
+        H * (D * T * F + iters * (Dc * Tc * hdim + D * T * 4)) +
+        D * T * F * C)`` with the
         pooled grid ``Dc x Tc``, GRU kernel ``k``, ``S`` fixed and ``Mc``
         encoded-map input channels, ``H`` head channels and ``F``
         fine-feature channels; 0 for no iterations.
@@ -100,7 +102,9 @@ def rrm_functional_flops(refiner: RRMRefiner, feat: Tensor,
     per_iter = coarse * hidden_channels + cells * (map_part + 2)
     head_flops = head.out_channels * (cells * fine_channels +
                                       iters * per_iter)
-    return batch * (gru_flops + head_flops)
+    fine = refiner.fine_feat[0]
+    fine_flops = cells * fine.out_channels * fine.in_channels
+    return batch * (gru_flops + head_flops + fine_flops)
 
 
 def rcl_head_flops(head: RCLHead, batch: int, cells: int = 0,

@@ -92,7 +92,8 @@ def test_rrm_functional_flops_hand_case():
     feat = torch.zeros(2, 6, 6, 9)
     gru_once = 15 * 9 * 3 * 8 * 9
     gru_per_iter = 15 * 9 * 3 * 8 * (8 + 3)
-    head_once = 7 * 54 * 5
+    # The head's fine-feature part, and the fine features (1x1, 6 -> 5).
+    head_once = 7 * 54 * 5 + 54 * 5 * 6
     head_per_iter = 7 * (15 * 8 + 54 * 2) + 54 * 2 * 7
     assert rrm_functional_flops(refiner, feat, 4) == 2 * (
         gru_once + head_once + 4 * (gru_per_iter + head_per_iter))

@@ -9,6 +9,7 @@ from mmengine.model import BaseModule
 from torch import Tensor
 
 from rcl_mm.models.task_modules.rcl_sampling import nearest_anchor
+from rcl_mm.ops import pointwise_conv
 from rcl_mm.registry import MODELS
 from rcl_mm.utils.typing import OptConfigType
 
@@ -122,7 +123,7 @@ class RCLHead(BaseModule):
         weight = torch.cat((self.out.weight.flatten(1),
                             self.car[0].weight[:, :self.hidden_channels, 0]))
         bias = torch.cat((self.out.bias, self.car[0].bias))
-        return F.conv2d(feat, weight[..., None, None], bias)
+        return pointwise_conv(feat, weight, bias)
 
     def _rep_weights(self) -> Tuple[Tensor, Tensor]:
         """The CAR MLP's first-layer columns of the offsets (M x 2) and of

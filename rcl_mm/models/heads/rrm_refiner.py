@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 from torch import Tensor
 
+from rcl_mm.ops import pointwise_conv
 from rcl_mm.registry import MODELS
 from rcl_mm.utils.typing import OptConfigType
 
@@ -256,7 +257,9 @@ class RRMRefiner(BaseModule):
                                    dim=1)
             net, inp = torch.tanh(net), torch.relu(inp)
             feat_coarse = self.feat_enc(coarse)
-            feat_fine = self.fine_feat(feat)
+            fine = self.fine_feat[0]
+            feat_fine = torch.relu(pointwise_conv(feat, fine.weight,
+                                                  fine.bias))
             # The head's first layer is a 1x1 conv of cat(up(net), map,
             # fine features). A 1x1 conv commutes with bilinear upsampling
             # (both linear; the interpolation weights sum to 1, so the bias
@@ -268,8 +271,8 @@ class RRMRefiner(BaseModule):
             head_in = self.delta_head[0]
             w_net, w_map, w_feat = torch.split(
                 head_in.weight.flatten(1), self.head_input_split(), dim=1)
-            feat_term = F.conv2d(feat_fine, w_feat[..., None, None],
-                                 head_in.bias).flatten(2)
+            feat_term = pointwise_conv(feat_fine, w_feat,
+                                       head_in.bias).flatten(2)
             # x_t = [map_enc(G), feat_enc(F), context]: its last two parts
             # are the same at every iteration, convolved once.
             static = self.gru.static_terms(torch.cat((feat_coarse, inp), 1))
