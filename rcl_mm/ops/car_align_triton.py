@@ -22,7 +22,6 @@ The kernels run on CUDA tensors. With ``TRITON_INTERPRET=1`` in the
 environment before Triton is imported, they run in Triton's interpreter on
 CPU tensors instead: how the tests check them on machines without a GPU.
 """
-import os
 from typing import Tuple
 
 import torch
@@ -31,6 +30,8 @@ import triton.language as tl
 from torch import Tensor
 from torch.autograd import Function
 from torch.autograd.function import once_differentiable
+
+from rcl_mm.ops.triton_utils import check_device
 
 _BLOCK_BAGS = 32
 _BLOCK_COLS = 64
@@ -106,26 +107,6 @@ def _accumulator(dtype: torch.dtype) -> Tuple[torch.dtype, object]:
     return torch.float32, tl.float32
 
 
-def interpreted() -> bool:
-    """Whether Triton runs kernels in its interpreter (CPU tensors).
-
-    Triton reads ``TRITON_INTERPRET`` when it is first imported (its own
-    library functions are built for one mode), so the variable must be set
-    before that, e.g. by the test suite's ``conftest.py``.
-    """
-    return os.environ.get('TRITON_INTERPRET', '0').lower() in ('1', 'true',
-                                                                'on', 'yes')
-
-
-def _check_device(tensor: Tensor) -> None:
-    if tensor.device.type != 'cuda' and not interpreted():
-        raise RuntimeError(
-            "car_align impl='triton' runs on CUDA tensors, got "
-            f"{tensor.device}; use impl='gather' on the CPU (or set "
-            'TRITON_INTERPRET=1 before triton is imported to run the '
-            "kernels in Triton's interpreter, for testing).")
-
-
 def row_plan(rows: Tensor, weight: Tensor,
              num_rows: int) -> Tuple[Tensor, Tensor, Tensor]:
     """The taps sorted by table row: the backward pass's plan.
@@ -168,7 +149,7 @@ class TritonTapSum(Function):
     @staticmethod
     def forward(ctx, table: Tensor, rows: Tensor, weight: Tensor,
                 bags_first: bool = True) -> Tensor:
-        _check_device(table)
+        check_device(table, "car_align impl='triton'", "impl='gather'")
         table = table.contiguous()
         rows = rows.contiguous()
         acc_dtype, acc = _accumulator(table.dtype)

@@ -25,7 +25,7 @@ import triton
 import triton.language as tl
 from torch import Tensor
 
-from rcl_mm.ops.car_align_triton import interpreted
+from rcl_mm.ops.triton_utils import check_device
 
 
 @triton.jit
@@ -86,10 +86,7 @@ def soft_nms_picks(scores: Tensor, seg_start: Tensor, seg_end: Tensor,
         score of each pick when it was picked, and ``pick_index``
         (B, num_picks) long, its position among the K candidates.
     """
-    if scores.device.type != 'cuda' and not interpreted():
-        raise RuntimeError(
-            "soft_nms impl='triton' runs on CUDA tensors, got "
-            f"{scores.device}; use impl='torch' on the CPU.")
+    check_device(scores, "soft_nms impl='triton'", "impl='torch'")
     batch, num_k = scores.shape
     pick_scores = scores.new_empty(batch, num_picks)
     pick_index = torch.empty(batch, num_picks, dtype=torch.int32,

@@ -13,8 +13,8 @@ from rcl_mm.models import BMNBackbone
 from rcl_mm.ops import car_align_sampling, car_align_with_sampling
 
 pytest.importorskip('triton')
-from rcl_mm.ops.car_align_triton import (interpreted,  # noqa: E402
-                                         row_plan)
+from rcl_mm.ops.car_align_triton import row_plan  # noqa: E402
+from rcl_mm.ops.triton_utils import interpreted  # noqa: E402
 
 # The interpreter runs the kernels on the CPU; compiled, they need CUDA.
 DEVICES = [

@@ -11,7 +11,7 @@ from rcl_mm.models.task_modules import bmn_candidates, soft_nms
 from rcl_mm.testing import noise_maps, smooth_maps
 
 pytest.importorskip('triton')
-from rcl_mm.ops.car_align_triton import interpreted  # noqa: E402
+from rcl_mm.ops.triton_utils import interpreted  # noqa: E402
 
 DEVICES = [
     pytest.param(
@@ -80,6 +80,16 @@ def test_impl_is_checked():
     valid = torch.ones(1, 2, dtype=torch.bool)
     with pytest.raises(ValueError, match='impl must be one of'):
         soft_nms(segments, scores, valid, 0.4, 0.5, 0.9, 1, impl='numpy')
+
+
+def test_triton_needs_cuda_or_the_interpreter(monkeypatch):
+    # Read at each call (the kernels' mode was fixed at import).
+    monkeypatch.setenv('TRITON_INTERPRET', '0')
+    segments = torch.zeros(1, 2, 2, dtype=torch.float64)
+    scores = torch.zeros(1, 2, dtype=torch.float64)
+    valid = torch.ones(1, 2, dtype=torch.bool)
+    with pytest.raises(RuntimeError, match="impl='torch' on the CPU"):
+        soft_nms(segments, scores, valid, 0.4, 0.5, 0.9, 1, impl='triton')
 
 
 @pytest.mark.parametrize('device', DEVICES)
