@@ -252,14 +252,19 @@ class RRMRefiner(BaseModule):
             # features; this region runs in float32 by design.
             feat = feat.float()
         with self._autocast(feat.device):
+            fine = self.fine_feat[0]
+            feat_fine = torch.relu(pointwise_conv(feat, fine.weight,
+                                                  fine.bias))
+            # Pooled after the fine features, so that the backward pass
+            # meets the pooling first: its gradient of F is a fresh dense
+            # tensor, into which autograd adds the others in place (a
+            # first gradient that is a view would cost a new B x C x D x T
+            # buffer).
             coarse = self._pool(feat)
             net, inp = torch.split(self.cnet(coarse), [self.hdim, self.cdim],
                                    dim=1)
             net, inp = torch.tanh(net), torch.relu(inp)
             feat_coarse = self.feat_enc(coarse)
-            fine = self.fine_feat[0]
-            feat_fine = torch.relu(pointwise_conv(feat, fine.weight,
-                                                  fine.bias))
             # The head's first layer is a 1x1 conv of cat(up(net), map,
             # fine features). A 1x1 conv commutes with bilinear upsampling
             # (both linear; the interpolation weights sum to 1, so the bias
