@@ -8,10 +8,12 @@ a GPU (~20 ms per video on an H100). Here one program holds one video's
 candidates (up to a few thousand, in registers) and makes all its picks
 in a loop, so a batch of videos is one launch.
 
-The arithmetic is :func:`soft_nms`'s, in the same order and in float64:
-IoUs and thresholds agree exactly, so the same candidates are picked (the
-first maximum on ties, as ``torch.argmax``); only the decay factor is
-``exp`` instead of ``e ** x``, < 1e-15 relative apart. Removed candidates
+The arithmetic is :func:`soft_nms`'s, in the same order and in float64
+(the thresholds come from the caller; nothing left in the kernel is an
+``a * b + c`` that the compiler could fuse): IoUs and thresholds agree
+exactly, so the same candidates are picked (the first maximum on ties, as
+``torch.argmax``); only the decay factor is ``exp`` instead of ``e ** x``,
+< 1e-15 relative apart. Removed candidates
 are tracked with a mask rather than the PyTorch loop's NaN starts (Triton's
 minimum and maximum do not propagate NaN by default).
 
@@ -29,9 +31,9 @@ from rcl_mm.ops.triton_utils import check_device
 
 
 @triton.jit
-def _soft_nms_picks(score_ptr, start_ptr, end_ptr, valid_ptr,
-                    out_score_ptr, out_index_ptr, num_k, num_picks, low,
-                    slope, neg_alpha, BLOCK_K: tl.constexpr):
+def _soft_nms_picks(score_ptr, start_ptr, end_ptr, width_ptr, thresh_ptr,
+                    valid_ptr, out_score_ptr, out_index_ptr, num_k,
+                    num_picks, neg_alpha, BLOCK_K: tl.constexpr):
     video = tl.program_id(0).to(tl.int64)
     offs = tl.arange(0, BLOCK_K)
     in_row = offs < num_k
@@ -39,9 +41,9 @@ def _soft_nms_picks(score_ptr, start_ptr, end_ptr, valid_ptr,
     cur = tl.load(score_ptr + row + offs, mask=in_row, other=float('-inf'))
     seg_start = tl.load(start_ptr + row + offs, mask=in_row, other=0.0)
     seg_end = tl.load(end_ptr + row + offs, mask=in_row, other=0.0)
+    width = tl.load(width_ptr + row + offs, mask=in_row, other=0.0)
+    thresh = tl.load(thresh_ptr + row + offs, mask=in_row, other=0.0)
     live = tl.load(valid_ptr + row + offs, mask=in_row, other=0) != 0
-    width = seg_end - seg_start
-    thresh = low + slope * width
     for i in range(0, num_picks):
         best = tl.max(cur, axis=0)
         pick = tl.argmax(cur, axis=0, tie_break_left=True)
@@ -64,10 +66,21 @@ def _soft_nms_picks(score_ptr, start_ptr, end_ptr, valid_ptr,
         live = live & (offs != pick)
 
 
+def launch_options(num_k: int) -> dict:
+    """Block size and warps of the kernel for ``num_k`` candidates.
+
+    Up to 4,096 candidates the kernel keeps its state in registers on an
+    H100 (sm_90; checked by compiling with ptxas in the tests); more
+    warps for more candidates keep the registers per thread in bounds.
+    """
+    block = triton.next_power_of_2(max(num_k, 16))
+    num_warps = 4 if block <= 1024 else 8 if block <= 4096 else 16
+    return dict(BLOCK_K=block, num_warps=num_warps)
+
+
 def soft_nms_picks(scores: Tensor, seg_start: Tensor, seg_end: Tensor,
-                   valid: Tensor, alpha: float, low_threshold: float,
-                   high_threshold: float,
-                   num_picks: int) -> Tuple[Tensor, Tensor]:
+                   width: Tensor, thresh: Tensor, valid: Tensor,
+                   alpha: float, num_picks: int) -> Tuple[Tensor, Tensor]:
     """The picks of :func:`soft_nms` from its sorted candidates.
 
     Args:
@@ -75,10 +88,12 @@ def soft_nms_picks(scores: Tensor, seg_start: Tensor, seg_end: Tensor,
             :func:`soft_nms`'s initial order.
         seg_start (Tensor): (B, K) float64 starts, same order.
         seg_end (Tensor): (B, K) float64 ends.
+        width (Tensor): (B, K) ``seg_end - seg_start``.
+        thresh (Tensor): (B, K) each candidate's IoU threshold as a pick.
+            Computed by the caller, so that no fused multiply-add in the
+            kernel can round it differently from the PyTorch loop.
         valid (Tensor): (B, K) bool, False on padding.
         alpha (float): Gaussian decay parameter.
-        low_threshold (float): IoU threshold of a zero-width pick.
-        high_threshold (float): IoU threshold of a unit-width pick.
         num_picks (int): Picks per video.
 
     Returns:
@@ -91,11 +106,9 @@ def soft_nms_picks(scores: Tensor, seg_start: Tensor, seg_end: Tensor,
     pick_scores = scores.new_empty(batch, num_picks)
     pick_index = torch.empty(batch, num_picks, dtype=torch.int32,
                              device=scores.device)
-    block = triton.next_power_of_2(max(num_k, 16))
     _soft_nms_picks[(batch, )](
         scores.contiguous(), seg_start.contiguous(), seg_end.contiguous(),
+        width.contiguous(), thresh.contiguous(),
         valid.to(torch.int8).contiguous(), pick_scores, pick_index, num_k,
-        num_picks, float(low_threshold),
-        float(high_threshold - low_threshold), -float(alpha),
-        BLOCK_K=block, num_warps=4 if block <= 2048 else 8)
+        num_picks, -float(alpha), **launch_options(num_k))
     return pick_scores, pick_index.long()

@@ -222,15 +222,15 @@ def soft_nms(segments: Tensor,
     seg_start = segs[..., 0].contiguous()
     seg_end = segs[..., 1].contiguous()
     sorted_valid = valid.gather(1, order)
-    if impl == 'triton':
-        from rcl_mm.ops.soft_nms_triton import soft_nms_picks
-        pick_scores, pick_idx = soft_nms_picks(
-            cur, seg_start, seg_end, sorted_valid, alpha, low_threshold,
-            high_threshold, num_picks)
-        return _gather_picks(segs, pick_scores, pick_idx, sorted_valid)
     width = seg_end - seg_start
     # Per candidate, the decay threshold it imposes when it is the pick.
     thresh = low_threshold + (high_threshold - low_threshold) * width
+    if impl == 'triton':
+        from rcl_mm.ops.soft_nms_triton import soft_nms_picks
+        pick_scores, pick_idx = soft_nms_picks(cur, seg_start, seg_end,
+                                               width, thresh, sorted_valid,
+                                               alpha, num_picks)
+        return _gather_picks(segs, pick_scores, pick_idx, sorted_valid)
     pick_info = torch.stack((seg_start, seg_end, width, thresh), dim=-1)
 
     # Live state in one buffer so that one scatter removes a pick: its
