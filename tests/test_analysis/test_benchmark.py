@@ -348,3 +348,24 @@ def test_demo_missing_says_how_to_make_it(monkeypatch, tmp_path):
     message = bench.demo_missing()
     assert 'data/demo/features/anet_anno_val.json is missing' in message
     assert 'tools/data/synthesize.py' in message
+
+
+def test_tiny_soft_nms_triton_runs_in_the_parts():
+    """--soft-nms-impl triton reaches the models' test_cfg and the post
+    part (interpreted on the CPU: workers inherit TRITON_INTERPRET)."""
+    pytest.importorskip('triton')
+    from rcl_mm.ops.triton_utils import interpreted
+    if not interpreted():
+        pytest.skip('CUDA machine: the CUDA benchmark covers it')
+    report = bench.main([
+        '--tiny', '--models', 'bmn', '--settings', 'anet,thumos',
+        '--parts', 'infer,post', '--soft-nms-impl', 'triton', '--steps',
+        '1', '--warmup', '0', '--post-batches', '1', '--threads', '1'])
+    assert report['failures'] == []
+    assert report['options']['soft_nms_impl'] == 'triton'
+    for setting in ('anet', 'thumos'):
+        assert report['post_processing'][setting]['noise_b1_ms_per_video'] > 0
+    assert all(r['predict_one_video_s'] > 0 for r in report['models'])
+    model = bench.build_model('rcl_bmn', bench.setting_params(
+        bench.parse_args(['--tiny']), 'anet'), 'triton')
+    assert model.test_cfg['soft_nms_impl'] == 'triton'

@@ -161,6 +161,10 @@ def parse_args(argv=None):
         'sizes: checks that every part runs, in seconds')
     parser.add_argument('--post-batches', type=int, default=20,
                         help='maps per kind in the post part')
+    parser.add_argument(
+        '--soft-nms-impl', choices=['torch', 'triton'], default='torch',
+        help="Soft-NMS of our models and post part: 'triton' runs the "
+        'whole pick loop as one kernel (CUDA)')
     parser.add_argument('--gt', default=DEFAULT_GT,
                         help='official ActivityNet ground truth (eval)')
     parser.add_argument('--eval-videos', type=int,
@@ -286,12 +290,13 @@ def mmaction2_bmn_class():
     return BMN
 
 
-def build_model(name, params):
+def build_model(name, params, soft_nms_impl='torch'):
     """One model with seeded weights at a setting.
 
     ``mmaction2`` is mmaction2's BMN (its map is T x T whatever D);
     ``bmn`` where D = T is our BMN with mmaction2's weights converted, so
     that both give the same outputs; otherwise the model of its config.
+    Ours run Soft-NMS with ``soft_nms_impl``.
     """
     MMBMN = mmaction2_bmn_class()
     torch.manual_seed(0)
@@ -311,6 +316,7 @@ def build_model(name, params):
         reference = MMBMN(**bmn_kwargs)
         ours = BMN(**bmn_kwargs)
         ours.load_state_dict(convert_mmaction2_bmn(reference.state_dict()))
+        ours.test_cfg['soft_nms_impl'] = soft_nms_impl
         return ours
     from mmengine.config import Config
 
@@ -323,7 +329,7 @@ def build_model(name, params):
         soft_nms_alpha=params['soft_nms_alpha'],
         soft_nms_low_threshold=params['soft_nms_low_threshold'],
         soft_nms_high_threshold=params['soft_nms_high_threshold'],
-        top_k=params['top_k'])
+        top_k=params['top_k'], soft_nms_impl=soft_nms_impl)
     return init_localizer(cfg)
 
 
@@ -352,7 +358,7 @@ def model_worker(args):
     """Train / infer one model at one setting; print a RESULT line."""
     device = torch.device(args.device)
     params = setting_params(args, args.setting)
-    model = build_model(args.worker, params).to(device)
+    model = build_model(args.worker, params, args.soft_nms_impl).to(device)
     inputs, samples = make_batch(args.batch, params, device)
     steps = args.steps
     if args.worker == 'mmaction2' and args.mmaction2_steps:
@@ -493,7 +499,7 @@ def mmaction2_post(maps, params):
     return MMBMN.predict(stand_in, None, [sample])
 
 
-def windowed_post_process(maps, windows, params):
+def windowed_post_process(maps, windows, params, soft_nms_impl='torch'):
     """THUMOS14 post-processing of whole videos made of windows.
 
     Candidates of every window, each window's ``window_top_k`` best in
@@ -505,6 +511,7 @@ def windowed_post_process(maps, windows, params):
             (V * W, 2, D, T) of V videos of W windows, video-major.
         windows (int): W.
         params (dict): The setting.
+        soft_nms_impl (str): ``'torch'`` or ``'triton'``.
 
     Returns:
         list[Tensor]: V tensors (M_v, 3): start, end (seconds), score.
@@ -523,7 +530,8 @@ def windowed_post_process(maps, windows, params):
     videos = [torch.cat(dets[v:v + windows]) for v in range(0, num, windows)]
     return merge_window_proposals(
         videos, params['soft_nms_alpha'], params['soft_nms_low_threshold'],
-        params['soft_nms_high_threshold'], params['top_k'])
+        params['soft_nms_high_threshold'], params['top_k'],
+        soft_nms_impl=soft_nms_impl)
 
 
 def post_worker(args):
@@ -553,9 +561,11 @@ def post_worker(args):
 
             def run(maps):
                 if windows > 1:
-                    windowed_post_process(maps, windows, params)
+                    windowed_post_process(maps, windows, params,
+                                          args.soft_nms_impl)
                 else:
-                    bmn_post_process(*maps, durations, *nms)
+                    bmn_post_process(*maps, durations, *nms,
+                                     soft_nms_impl=args.soft_nms_impl)
                 sync(device)
 
             run(data[0])  # warm-up
@@ -863,7 +873,7 @@ def run_worker(args, worker, setting, scratch, failures):
            ','.join(args.models), '--device', args.device, '--amp', args.amp,
            '--batch', str(args.batch), '--steps', str(args.steps),
            '--warmup', str(args.warmup), '--post-batches',
-           str(args.post_batches)]
+           str(args.post_batches), '--soft-nms-impl', args.soft_nms_impl]
     if setting:
         cmd += ['--setting', setting]
     if scratch:
