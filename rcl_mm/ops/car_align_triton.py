@@ -162,6 +162,11 @@ class TritonTapSum(Function):
         else:
             out = table.new_empty(batch, width, num_bags)
             stride_j, stride_f = out.stride(2), out.stride(1)
+        ctx.save_for_backward(rows, weight)
+        ctx.table_shape = table.shape
+        ctx.bags_first = bags_first
+        if out.numel() == 0:  # no segments: nothing to launch
+            return out
         plan_stride = num_bags * num_taps if num_plans > 1 else 0
         grid = (triton.cdiv(num_bags, _BLOCK_BAGS),
                 triton.cdiv(width, _BLOCK_COLS), batch)
@@ -169,9 +174,6 @@ class TritonTapSum(Function):
             table, rows, weight, out, num_bags, num_taps, num_rows, width,
             plan_stride, out.stride(0), stride_j, stride_f,
             BLOCK_J=_BLOCK_BAGS, BLOCK_F=_BLOCK_COLS, ACC=acc)
-        ctx.save_for_backward(rows, weight)
-        ctx.table_shape = table.shape
-        ctx.bags_first = bags_first
         return out
 
     @staticmethod
@@ -182,6 +184,8 @@ class TritonTapSum(Function):
         rows, weight = ctx.saved_tensors
         batch, num_rows, width = ctx.table_shape
         num_plans, num_bags, num_taps = rows.shape
+        if rows.numel() == 0 or grad_out.numel() == 0:
+            return grad_out.new_zeros(ctx.table_shape), None, None, None
         bags, sorted_weight, row_start = row_plan(rows, weight, num_rows)
         if ctx.bags_first:
             stride_j, stride_f = grad_out.stride(1), grad_out.stride(2)

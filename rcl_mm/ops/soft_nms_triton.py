@@ -106,6 +106,8 @@ def soft_nms_picks(scores: Tensor, seg_start: Tensor, seg_end: Tensor,
     pick_scores = scores.new_empty(batch, num_picks)
     pick_index = torch.empty(batch, num_picks, dtype=torch.int32,
                              device=scores.device)
+    if batch == 0:  # no videos: nothing to launch
+        return pick_scores, pick_index.long()
     _soft_nms_picks[(batch, )](
         scores.contiguous(), seg_start.contiguous(), seg_end.contiguous(),
         width.contiguous(), thresh.contiguous(),

@@ -124,6 +124,21 @@ def test_triton_gradcheck_and_bfloat16(device):
     torch.testing.assert_close(low.double(), exact, rtol=0.05, atol=0.05)
 
 
+@pytest.mark.parametrize('device', DEVICES, indirect=True)
+def test_triton_no_segments(device):
+    """K = 0: empty outputs and zero gradients, as the gather path."""
+    x = torch.randn(2, 3, 7, device=device, requires_grad=True)
+    proj = torch.randn(4, 3, 2, device=device, requires_grad=True)
+    index, weight = car_align_sampling(
+        torch.zeros(0, 2, device=device), 7, 2, 2)
+    out = car_align_with_sampling(x, index, weight, proj, impl='triton')
+    assert out.shape == (2, 4, 0)
+    out.sum().backward()
+    assert torch.equal(x.grad, torch.zeros_like(x))
+    plain = car_align_with_sampling(x, index, weight, impl='triton')
+    assert plain.shape == (2, 3, 2, 0)
+
+
 def test_row_plan_hand_case():
     """Two plans of two bags x two taps over R = 3 rows; zero-weight taps
     are left out of every row."""

@@ -74,6 +74,15 @@ def test_ties_pick_the_first_maximum(device):
     assert_same_picks((segments, scores, valid), device, 0.4, 0.5, 0.9, 3)
 
 
+@pytest.mark.parametrize('device', DEVICES)
+def test_no_videos(device):
+    segments = torch.zeros(0, 5, 2, dtype=torch.float64, device=device)
+    scores = torch.zeros(0, 5, dtype=torch.float64, device=device)
+    valid = torch.ones(0, 5, dtype=torch.bool, device=device)
+    out = soft_nms(segments, scores, valid, 0.4, 0.5, 0.9, 3, impl='triton')
+    assert [tuple(t.shape) for t in out] == [(0, 4, 2), (0, 4), (0, 4)]
+
+
 def test_impl_is_checked():
     segments = torch.zeros(1, 2, 2, dtype=torch.float64)
     scores = torch.zeros(1, 2, dtype=torch.float64)
