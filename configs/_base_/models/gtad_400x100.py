@@ -39,4 +39,7 @@ model = dict(
         soft_nms_low_threshold=0.5,
         soft_nms_high_threshold=0.9,
         top_k=100,
-        feature_extraction_interval=16))
+        feature_extraction_interval=16,
+        # 'torch', or 'triton' (CUDA): the whole Soft-NMS loop as one
+        # kernel, the same detections.
+        soft_nms_impl='torch'))

@@ -13,7 +13,10 @@ model = dict(
         num_samples=32,
         num_samples_per_bin=3,
         hidden_dim_1d=256,
-        hidden_dim_3d=512),
+        hidden_dim_3d=512,
+        # CARAlign's tap sums: 'gather' (CPU), 'dense' or 'triton' (GPU
+        # candidates, see docs/benchmark.md); the same outputs.
+        car_align_impl='gather'),
     head=dict(
         type='RCLHead',
         in_channels=512,
@@ -62,4 +65,7 @@ model = dict(
         soft_nms_low_threshold=0.5,
         soft_nms_high_threshold=0.9,
         top_k=100,
-        feature_extraction_interval=16))
+        feature_extraction_interval=16,
+        # 'torch', or 'triton' (CUDA): the whole Soft-NMS loop as one
+        # kernel, the same detections.
+        soft_nms_impl='torch'))
