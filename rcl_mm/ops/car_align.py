@@ -410,6 +410,36 @@ def _projected_table(xt: Tensor, proj_weight: Tensor) -> Tensor:
     return table.view(batch, temporal_dim * num_bins, out_channels)
 
 
+def _bags(index: Tensor, weight: Tensor,
+          projected: bool) -> Tuple[Tensor, Tensor]:
+    """The plan's taps grouped into bags of table rows, ``(M, J, P')``.
+
+    Without projection the table is ``x`` itself (row ``t``) and the bags
+    are the ``N * K`` (bin, segment) pairs ordered ``(n, k)``, so that a
+    ``B x C x (N * K)`` result is already ``B x C x N x K``. With
+    projection the table is ``Z`` (row ``t * N + n``, see
+    :func:`_projected_table`) and the bags are the ``K`` segments, each
+    with all ``N * P`` taps of its bins.
+
+    Args:
+        index (Tensor): ``(M, K, N, P)`` plan indices.
+        weight (Tensor): ``(M, K, N, P)`` plan weights.
+        projected (bool): Whether the table is the projected ``Z``.
+
+    Returns:
+        tuple[Tensor, Tensor]: Table rows and weights of each bag's taps.
+    """
+    num_plans, num_segments, num_bins, num_taps = index.shape
+    if not projected:
+        shape = (num_plans, num_bins * num_segments, num_taps)
+        return (index.transpose(1, 2).reshape(shape),
+                weight.transpose(1, 2).reshape(shape))
+    bins = torch.arange(num_bins, device=index.device)
+    shape = (num_plans, num_segments, num_bins * num_taps)
+    return ((index * num_bins + bins[:, None]).reshape(shape),
+            weight.reshape(shape))
+
+
 def _car_align_triton(x: Tensor, index: Tensor, weight: Tensor,
                       proj_weight: Optional[Tensor],
                       channels_last: bool) -> Tensor:
@@ -417,22 +447,14 @@ def _car_align_triton(x: Tensor, index: Tensor, weight: Tensor,
     of :mod:`rcl_mm.ops.car_align_triton` (imported here, on first use)."""
     from rcl_mm.ops.car_align_triton import TritonTapSum
     batch, channels, _ = x.shape
-    num_plans, num_segments, num_bins, num_taps = index.shape
+    _, num_segments, num_bins, _ = index.shape
     xt = x.transpose(1, 2)  # B x T x C
     if proj_weight is None:
-        # Bags ordered (n, k): the B x C x (N * K) result is B x C x N x K.
-        shape = (num_plans, num_bins * num_segments, num_taps)
-        rows = index.transpose(1, 2).reshape(shape)
-        out = TritonTapSum.apply(xt, rows, weight.transpose(1, 2).reshape(
-            shape), False)
+        out = TritonTapSum.apply(xt, *_bags(index, weight, False), False)
         return out.view(batch, channels, num_bins, num_segments)
     proj_weight = _check_projection(proj_weight, channels, num_bins)
-    table = _projected_table(xt, proj_weight)
-    bins = torch.arange(num_bins, device=index.device)
-    shape = (num_plans, num_segments, num_bins * num_taps)
-    rows = (index * num_bins + bins[:, None]).reshape(shape)
-    return TritonTapSum.apply(table, rows, weight.reshape(shape),
-                              channels_last)
+    return TritonTapSum.apply(_projected_table(xt, proj_weight),
+                              *_bags(index, weight, True), channels_last)
 
 
 def car_align_with_sampling(x: Tensor,
@@ -489,16 +511,12 @@ def car_align_with_sampling(x: Tensor,
         return _car_align_triton(x, index, weight, proj_weight,
                                  channels_last)
     batch, channels, temporal_dim = x.shape
-    num_plans, num_segments, num_bins, num_taps = index.shape
+    num_plans, num_segments, num_bins, _ = index.shape
     index, weight = _merge_bins(index, weight)
     xt = x.transpose(1, 2)  # B x T x C
 
     if proj_weight is None:
-        # Bags ordered (n, k), so that the B x C x (N * K) result is already
-        # B x C x N x K.
-        shape = (num_plans, num_bins * num_segments, num_taps)
-        rows = index.transpose(1, 2).reshape(shape)
-        weight = weight.transpose(1, 2).reshape(shape)
+        rows, weight = _bags(index, weight, False)
         if impl == 'dense':
             matrix = _dense_plan(rows, weight, temporal_dim, x.dtype)
             # B x C x T times T x (N * K): already B x C x N x K.
@@ -512,11 +530,7 @@ def car_align_with_sampling(x: Tensor,
         return out.view(batch, channels, num_bins, num_segments)
 
     proj_weight = _check_projection(proj_weight, channels, num_bins)
-    # Table row t * N + n holds Z[b, :, n, t] = sum_c W[:, c, n] x[b, c, t].
-    bins = torch.arange(num_bins, device=index.device)
-    shape = (num_plans, num_segments, num_bins * num_taps)
-    rows = (index * num_bins + bins[:, None]).reshape(shape)
-    weight = weight.reshape(shape)
+    rows, weight = _bags(index, weight, True)
     num_rows = temporal_dim * num_bins
     out_channels = proj_weight.size(0)
     if impl == 'dense':
