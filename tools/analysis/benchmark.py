@@ -354,6 +354,22 @@ def make_batch(batch, params, device):
     return list(inputs.to(device)), samples
 
 
+def training_step(model, inputs, samples, args, device):
+    """A closure running one training step of ``model`` (forward and loss
+    under ``--amp``, backward, Adam), with its own optimizer."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+
+    def step():
+        with autocast(args, device):
+            losses = model(inputs, samples, mode='loss')
+            total = sum(v for k, v in losses.items() if 'loss' in k)
+        optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        optimizer.step()
+
+    return step
+
+
 def model_worker(args):
     """Train / infer one model at one setting; print a RESULT line."""
     device = torch.device(args.device)
@@ -388,18 +404,9 @@ def model_worker(args):
 
     if 'train' in args.parts:
         model.train()
-        optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
-
-        def train_step():
-            with autocast(args, device):
-                losses = model(inputs, samples, mode='loss')
-                total = sum(v for k, v in losses.items() if 'loss' in k)
-            optimizer.zero_grad(set_to_none=True)
-            total.backward()
-            optimizer.step()
-
-        result['train_step_s'] = timed(train_step, device, steps,
-                                       args.warmup)
+        result['train_step_s'] = timed(
+            training_step(model, inputs, samples, args, device), device,
+            steps, args.warmup)
         result['peak_bytes'] = peak_bytes(device)
         result['train_extra_bytes'] = result['peak_bytes'] - \
             result['base_bytes']
@@ -441,27 +448,19 @@ def pair_worker(args):
         steps = {}
         for name in (base, model_name):
             model = build_model(name, params).to(device).train()
-            optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
-
-            def train_step(model=model, optimizer=optimizer):
-                with autocast(args, device):
-                    losses = model(inputs, samples, mode='loss')
-                    total = sum(v for k, v in losses.items() if 'loss' in k)
-                optimizer.zero_grad(set_to_none=True)
-                total.backward()
-                optimizer.step()
-                sync(device)
-
+            steps[name] = training_step(model, inputs, samples, args,
+                                        device)
             for _ in range(max(args.warmup, 1)):
-                train_step()
-            steps[name] = train_step
+                steps[name]()
         times = {base: [], model_name: []}
         for round_index in range(args.pair_rounds):
             order = (base, model_name) if round_index % 2 == 0 else \
                 (model_name, base)
             for name in order:
+                sync(device)
                 tic = time.perf_counter()
                 steps[name]()
+                sync(device)
                 times[name].append(time.perf_counter() - tic)
         ratios = sorted(m / b for m, b in zip(times[model_name],
                                                times[base]))
