@@ -18,6 +18,9 @@ from mmaction.models.localizers.bmn import BMN  # noqa: E402
 # The submodule, not the function of the same name that rcl_mm.ops exports.
 car_align_module = sys.modules['rcl_mm.ops.car_align']
 
+from ops_helpers import (assert_equals_gather,  # noqa: E402
+                         assert_gradcheck_and_bfloat16)
+
 DEVICES = [
     'cpu',
     pytest.param(
@@ -465,54 +468,11 @@ def test_channels_last_is_the_transposed_result(device, monkeypatch):
 def test_dense_equals_gather(device, shared, project, channels_last):
     """impl='dense' (the taps as one matrix) gives the gather path's values
     and gradients, in the same layout, for shared and per-batch plans."""
-    generator = torch.Generator().manual_seed(3)
-    x = torch.randn(3, 5, 12, generator=generator, dtype=torch.float64)
-    proj = torch.randn(7, 5, 4, generator=generator, dtype=torch.float64)
-    # Partly outside the window and inverted ones included.
-    segments = torch.rand(3, 9, 2, generator=generator,
-                          dtype=torch.float64) * 16 - 2
-    segments = segments[0] if shared else segments
-    x, proj, segments = x.to(device), proj.to(device), segments.to(device)
-    index, weight = car_align_sampling(segments, 12, 4, 3)
-    results = []
-    for impl in ('gather', 'dense'):
-        inputs = [x.clone().requires_grad_()]
-        if project:
-            inputs.append(proj.clone().requires_grad_())
-        out = car_align_with_sampling(inputs[0], index, weight,
-                                      inputs[1] if project else None,
-                                      channels_last=channels_last,
-                                      impl=impl)
-        probe = torch.linspace(-1, 1, out.numel(), dtype=out.dtype,
-                               device=device).view_as(out)
-        grads = torch.autograd.grad((out * probe).sum(), inputs)
-        results.append((out, grads))
-    (gathered, gather_grads), (dense, dense_grads) = results
-    assert dense.shape == gathered.shape and dense.is_contiguous()
-    torch.testing.assert_close(dense, gathered, rtol=0, atol=1e-12)
-    for a, b in zip(dense_grads, gather_grads):
-        torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
+    assert_equals_gather('dense', device, shared, project, channels_last)
 
 
 def test_dense_gradcheck_and_low_precision():
-    generator = torch.Generator().manual_seed(4)
-    x = torch.randn(2, 3, 7, generator=generator, dtype=torch.float64,
-                    requires_grad=True)
-    proj = torch.randn(4, 3, 2, generator=generator, dtype=torch.float64,
-                       requires_grad=True)
-    segments = torch.tensor([[0.5, 3.2], [-1.0, 2.0], [4.0, 9.0]],
-                            dtype=torch.float64)
-    index, weight = car_align_sampling(segments, 7, 2, 2)
-    assert torch.autograd.gradcheck(
-        lambda a, w: car_align_with_sampling(a, index, weight, w,
-                                             impl='dense'), (x, proj))
-    # bfloat16 runs natively and stays close to the float64 result.
-    exact = car_align_with_sampling(x.detach(), index, weight,
-                                    proj.detach(), impl='dense')
-    low = car_align_with_sampling(x.detach().bfloat16(), index, weight,
-                                  proj.detach().bfloat16(), impl='dense')
-    assert low.dtype == torch.bfloat16
-    torch.testing.assert_close(low.double(), exact, rtol=0.05, atol=0.05)
+    assert_gradcheck_and_bfloat16('dense')
 
 
 def test_impl_is_checked():

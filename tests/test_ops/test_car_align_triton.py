@@ -13,44 +13,16 @@ from rcl_mm.models import BMNBackbone
 from rcl_mm.ops import car_align_sampling, car_align_with_sampling
 
 pytest.importorskip('triton')
-from rcl_mm.ops.car_align_triton import row_plan  # noqa: E402
-from rcl_mm.ops.triton_utils import interpreted  # noqa: E402
+from ops_helpers import (TRITON_DEVICES as DEVICES,  # noqa: E402
+                         assert_equals_gather, assert_gradcheck_and_bfloat16,
+                         impl_outputs)
 
-# The interpreter runs the kernels on the CPU; compiled, they need CUDA.
-DEVICES = [
-    pytest.param(
-        'cpu',
-        marks=pytest.mark.skipif(
-            not interpreted(), reason='needs TRITON_INTERPRET=1')),
-    pytest.param(
-        'cuda',
-        marks=pytest.mark.skipif(
-            not torch.cuda.is_available() or interpreted(),
-            reason='needs CUDA and compiled kernels')),
-]
+from rcl_mm.ops.car_align_triton import row_plan  # noqa: E402
 
 
 @pytest.fixture
 def device(request):
     return torch.device(request.param)
-
-
-def run_both(x, proj, index, weight, channels_last, impls):
-    """Outputs and gradients (x, proj) of each impl under one probe."""
-    results = []
-    for impl in impls:
-        inputs = [x.clone().requires_grad_()]
-        if proj is not None:
-            inputs.append(proj.clone().requires_grad_())
-        out = car_align_with_sampling(inputs[0], index, weight,
-                                      inputs[1] if proj is not None else
-                                      None, channels_last=channels_last,
-                                      impl=impl)
-        probe = torch.linspace(-1, 1, out.numel(), dtype=out.dtype,
-                               device=out.device).view_as(out)
-        grads = torch.autograd.grad((out * probe).sum(), inputs)
-        results.append((out, grads))
-    return results
 
 
 @pytest.mark.parametrize('device', DEVICES, indirect=True)
@@ -59,24 +31,7 @@ def run_both(x, proj, index, weight, channels_last, impls):
                                                     (True, False),
                                                     (True, True)])
 def test_triton_equals_gather(device, shared, project, channels_last):
-    """Values and gradients equal the gather path's (float64, so to
-    rounding), in the same layout, for shared and per-batch plans;
-    segments partly outside the window and inverted ones included."""
-    generator = torch.Generator().manual_seed(3)
-    x = torch.randn(3, 5, 12, generator=generator, dtype=torch.float64)
-    proj = torch.randn(7, 5, 4, generator=generator, dtype=torch.float64)
-    segments = torch.rand(3, 9, 2, generator=generator,
-                          dtype=torch.float64) * 16 - 2
-    segments = segments[0] if shared else segments
-    x, proj, segments = x.to(device), proj.to(device), segments.to(device)
-    index, weight = car_align_sampling(segments, 12, 4, 3)
-    (want, want_grads), (got, got_grads) = run_both(
-        x, proj if project else None, index, weight, channels_last,
-        ('gather', 'triton'))
-    assert got.shape == want.shape and got.dtype == want.dtype
-    torch.testing.assert_close(got, want, rtol=0, atol=1e-12)
-    for g, w in zip(got_grads, want_grads):
-        torch.testing.assert_close(g, w, rtol=0, atol=1e-12)
+    assert_equals_gather('triton', device, shared, project, channels_last)
 
 
 @pytest.mark.parametrize('device', DEVICES, indirect=True)
@@ -92,7 +47,7 @@ def test_triton_many_blocks(device):
         (start, start + torch.rand(2, 75, 1, generator=generator) * 6), -1)
     x, proj, segments = x.to(device), proj.to(device), segments.to(device)
     index, weight = car_align_sampling(segments, 40, 8, 3)
-    (want, want_grads), (got, got_grads) = run_both(
+    (want, want_grads), (got, got_grads) = impl_outputs(
         x, proj, index, weight, True, ('gather', 'triton'))
     # float32, summed in another order.
     torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-3)
@@ -106,22 +61,7 @@ def test_triton_many_blocks(device):
 
 @pytest.mark.parametrize('device', DEVICES, indirect=True)
 def test_triton_gradcheck_and_bfloat16(device):
-    generator = torch.Generator().manual_seed(4)
-    x = torch.randn(2, 3, 7, generator=generator, dtype=torch.float64)
-    proj = torch.randn(4, 3, 2, generator=generator, dtype=torch.float64)
-    segments = torch.tensor([[0.5, 3.2], [-1.0, 2.0], [4.0, 9.0]],
-                            dtype=torch.float64)
-    x, proj = x.to(device).requires_grad_(), proj.to(device).requires_grad_()
-    index, weight = car_align_sampling(segments.to(device), 7, 2, 2)
-    assert torch.autograd.gradcheck(
-        lambda a, w: car_align_with_sampling(a, index, weight, w,
-                                             impl='triton'), (x, proj))
-    exact = car_align_with_sampling(x.detach(), index, weight,
-                                    proj.detach(), impl='gather')
-    low = car_align_with_sampling(x.detach().bfloat16(), index, weight,
-                                  proj.detach().bfloat16(), impl='triton')
-    assert low.dtype == torch.bfloat16
-    torch.testing.assert_close(low.double(), exact, rtol=0.05, atol=0.05)
+    assert_gradcheck_and_bfloat16('triton', device)
 
 
 @pytest.mark.parametrize('device', DEVICES, indirect=True)

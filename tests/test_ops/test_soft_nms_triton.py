@@ -11,19 +11,7 @@ from rcl_mm.models.task_modules import bmn_candidates, soft_nms
 from rcl_mm.testing import noise_maps, smooth_maps
 
 pytest.importorskip('triton')
-from rcl_mm.ops.triton_utils import interpreted  # noqa: E402
-
-DEVICES = [
-    pytest.param(
-        'cpu',
-        marks=pytest.mark.skipif(
-            not interpreted(), reason='needs TRITON_INTERPRET=1')),
-    pytest.param(
-        'cuda',
-        marks=pytest.mark.skipif(
-            not torch.cuda.is_available() or interpreted(),
-            reason='needs CUDA and compiled kernels')),
-]
+from ops_helpers import TRITON_DEVICES as DEVICES  # noqa: E402
 
 
 def assert_same_picks(candidates, device, *nms):
