@@ -254,17 +254,26 @@ class ProposalMapLocalizer(BaseModel):
         if self.is_windowed(data_samples):
             return self._predict_windows(inputs, data_samples)
         confidence_map, start, end = self._forward(inputs)
-        durations = torch.tensor(
-            [self._video_duration(s.metainfo) for s in data_samples],
-            dtype=torch.float64, device=inputs.device)
-        cfg = self.test_cfg
         detections = bmn_post_process(
-            start, end, confidence_map, durations,
-            soft_nms_alpha=cfg['soft_nms_alpha'],
-            soft_nms_low_threshold=cfg['soft_nms_low_threshold'],
-            soft_nms_high_threshold=cfg['soft_nms_high_threshold'],
-            top_k=cfg['top_k'], soft_nms_impl=cfg['soft_nms_impl'])
+            start, end, confidence_map,
+            self._video_durations(data_samples, inputs.device),
+            **self._soft_nms_cfg())
         return self._pack_results(data_samples, detections)
+
+    def _soft_nms_cfg(self) -> dict:
+        """The Soft-NMS and top-k keyword arguments of ``test_cfg``, as
+        :func:`bmn_post_process` and :func:`post_process_proposals` take
+        them."""
+        keys = ('soft_nms_alpha', 'soft_nms_low_threshold',
+                'soft_nms_high_threshold', 'top_k', 'soft_nms_impl')
+        return {key: self.test_cfg[key] for key in keys}
+
+    def _video_durations(self, data_samples: List[ActionDataSample],
+                         device: torch.device) -> Tensor:
+        """(B,) float64 seconds spanned by each video's snippets."""
+        return torch.tensor(
+            [self._video_duration(s.metainfo) for s in data_samples],
+            dtype=torch.float64, device=device)
 
     def window_candidates(self,
                           inputs: Tensor) -> Tuple[Tensor, Tensor, Tensor]:

@@ -269,14 +269,8 @@ class RCLLocalizer(ProposalMapLocalizer):
             # Windows: candidates in video seconds, merged and suppressed
             # per video later (see ProposalMapLocalizer.predict).
             return self._predict_windows(inputs, data_samples)
-        durations = torch.tensor(
-            [self._video_duration(s.metainfo) for s in data_samples],
-            dtype=torch.float64, device=inputs.device)
-        nms = dict(
-            soft_nms_alpha=cfg['soft_nms_alpha'],
-            soft_nms_low_threshold=cfg['soft_nms_low_threshold'],
-            soft_nms_high_threshold=cfg['soft_nms_high_threshold'],
-            top_k=cfg['top_k'], soft_nms_impl=cfg['soft_nms_impl'])
+        durations = self._video_durations(data_samples, inputs.device)
+        nms = self._soft_nms_cfg()
         if cfg['anchors'] == 'grid':
             confidence_map, start, end = self._forward(inputs)
             detections = bmn_post_process(start, end, confidence_map,
