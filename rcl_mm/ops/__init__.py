@@ -3,13 +3,15 @@
 from .car_align import (IMPLS as CAR_ALIGN_IMPLS, CARAlign,
                         bmn_grid_segments, car_align, car_align_sampling,
                         car_align_with_sampling)
-from .pointwise import pointwise_conv
+from .pointwise import (average_pool_matrix, pointwise_conv,
+                        project_and_pool)
 from .sg_align import (SGAlign, gather_neighbours, knn_context, knn_graph,
                        sg_align_sampling, sg_align_with_sampling)
 
 __all__ = [
     'CARAlign', 'CAR_ALIGN_IMPLS', 'car_align', 'car_align_sampling',
     'car_align_with_sampling', 'bmn_grid_segments', 'pointwise_conv',
+    'project_and_pool', 'average_pool_matrix',
     'SGAlign', 'knn_graph', 'gather_neighbours', 'knn_context',
     'sg_align_sampling', 'sg_align_with_sampling'
 ]

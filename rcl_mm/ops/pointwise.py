@@ -1,6 +1,6 @@
 # Copyright (c) rcl_mm contributors. All rights reserved.
 """1x1 convolutions as batched matrix products."""
-from typing import Optional
+from typing import Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -33,3 +33,139 @@ def pointwise_conv(x: Tensor,
     else:
         out = torch.baddbmm(bias.view(1, -1, 1), weight, flat)
     return out.view(batch, -1, *x.shape[2:])
+
+
+class _ProjectAndPool(torch.autograd.Function):
+    """See :func:`project_and_pool`."""
+
+    @staticmethod
+    def composite(x: Tensor, weight: Tensor, bias: Optional[Tensor],
+                  pool_rows: Tensor,
+                  pool_cols: Tensor) -> Tuple[Tensor, Tensor]:
+        """The forward values, by plain differentiable operations."""
+        batch, channels, height, width = x.shape
+        projected = pointwise_conv(x, weight, bias)
+        pooled = torch.matmul(
+            pool_rows,
+            torch.matmul(x.reshape(batch * channels, height, width),
+                         pool_cols.t()))
+        return projected, pooled.view(batch, channels, *pooled.shape[1:])
+
+    @staticmethod
+    def forward(ctx, x: Tensor, weight: Tensor, bias: Optional[Tensor],
+                pool_rows: Tensor, pool_cols: Tensor):
+        ctx.save_for_backward(x, weight, pool_rows, pool_cols)
+        ctx.has_bias = bias is not None
+        return _ProjectAndPool.composite(x, weight, bias, pool_rows,
+                                         pool_cols)
+
+    @staticmethod
+    def backward(ctx, grad_projected: Optional[Tensor],
+                 grad_pooled: Optional[Tensor]):
+        x, weight, pool_rows, pool_cols = ctx.saved_tensors
+        batch, channels, height, width = x.shape
+        needs_x, needs_weight, needs_bias = ctx.needs_input_grad[:3]
+        grad_x = grad_weight = grad_bias = None
+        flat_grad = None
+        if grad_projected is not None:
+            flat_grad = grad_projected.reshape(batch, weight.size(0), -1)
+        if needs_x:
+            # Both gradients into one buffer: the product writes it, the
+            # pooling's transpose adds to it in place.
+            if flat_grad is not None:
+                grad_x = torch.bmm(weight.t().expand(batch, -1, -1),
+                                   flat_grad).view_as(x)
+            if grad_pooled is not None:
+                spread_cols = torch.matmul(
+                    grad_pooled.reshape(batch * channels,
+                                        *grad_pooled.shape[2:]), pool_cols)
+                rows_t = pool_rows.t().expand(batch * channels, -1, -1)
+                if grad_x is None:
+                    grad_x = torch.bmm(rows_t, spread_cols).view_as(x)
+                else:
+                    grad_x.view(batch * channels, height,
+                                width).baddbmm_(rows_t, spread_cols)
+            if grad_x is None:
+                grad_x = torch.zeros_like(x)
+        if flat_grad is not None:
+            if needs_weight:
+                grad_weight = torch.bmm(
+                    flat_grad, x.reshape(batch, channels, -1).transpose(
+                        1, 2)).sum(0)
+            if needs_bias and ctx.has_bias:
+                grad_bias = flat_grad.sum((0, 2))
+        elif needs_weight:
+            grad_weight = torch.zeros_like(weight)
+        return grad_x, grad_weight, grad_bias, None, None
+
+
+def project_and_pool(x: Tensor, weight: Tensor, bias: Optional[Tensor],
+                     pool_rows: Tensor,
+                     pool_cols: Tensor) -> Tuple[Tensor, Tensor]:
+    """A 1x1 convolution and a separable pooling of the same map.
+
+    ``pointwise_conv(x, weight, bias)`` and ``pool_rows @ x @ pool_cols.T``
+    (per batch element and channel), with one backward pass for both:
+    the gradient of ``x`` is written once by the product and the pooling's
+    part is added to it in place. Two consumers of a large map (e.g. the
+    RCL head's cell terms, the refiner's fine features and its pooled
+    input, all read from F) otherwise cost a gradient buffer each, a
+    zero fill for the pooling's and a sum of them.
+
+    Args:
+        x (Tensor): ``B x C x H x W``.
+        weight (Tensor): ``O x C`` (or a 1x1 conv weight ``O x C x 1 x 1``).
+        bias (Tensor, optional): ``O``.
+        pool_rows (Tensor): ``h x H`` pooling of the rows, e.g.
+            :func:`average_pool_matrix`.
+        pool_cols (Tensor): ``w x W`` pooling of the columns.
+
+    Returns:
+        tuple[Tensor, Tensor]: ``B x O x H x W`` and ``B x C x h x w``.
+    """
+    if x.dim() != 4:
+        raise ValueError(f'x must be B x C x H x W, got {tuple(x.shape)}')
+    weight = weight.reshape(weight.size(0), -1)
+    if pool_rows.size(1) != x.size(2) or pool_cols.size(1) != x.size(3):
+        raise ValueError(
+            f'pooling matrices {tuple(pool_rows.shape)} and '
+            f'{tuple(pool_cols.shape)} do not read a {x.size(2)} x '
+            f'{x.size(3)} map')
+    if torch.is_autocast_enabled(x.device.type):
+        # Autocast picks each product's dtype; the plain operations keep
+        # its choices in the backward pass too.
+        return _ProjectAndPool.composite(x, weight, bias, pool_rows,
+                                         pool_cols)
+    return _ProjectAndPool.apply(x, weight, bias, pool_rows.to(x.dtype),
+                                 pool_cols.to(x.dtype))
+
+
+def average_pool_matrix(out_size: int,
+                        in_size: int,
+                        stride: int,
+                        device: torch.device = None) -> Tensor:
+    """``avg_pool`` with kernel = stride and ``ceil_mode=True`` along one
+    axis, as an ``out_size x in_size`` matrix.
+
+    Window ``i`` covers inputs ``[i * stride, min((i + 1) * stride,
+    in_size))`` and averages them (a last, partial window divides by its
+    own length, as ``F.avg_pool2d`` does without padding). Pooling a
+    ``... x H x W`` tensor is then ``P_H @ x @ P_W.T``.
+
+    Args:
+        out_size (int): ``ceil(in_size / stride)``.
+        in_size (int): Input length.
+        stride (int): Window and step.
+        device (torch.device, optional): Device of the matrix.
+
+    Returns:
+        Tensor: float32 ``out_size x in_size``, rows summing to 1.
+    """
+    if out_size != -(-in_size // stride):
+        raise ValueError(f'{in_size} inputs pooled by {stride} give '
+                         f'{-(-in_size // stride)} outputs, not {out_size}')
+    window = torch.arange(in_size, device=device) // stride
+    matrix = (window[None, :] == torch.arange(out_size,
+                                              device=device)[:, None])
+    matrix = matrix.float()
+    return matrix / matrix.sum(1, keepdim=True)

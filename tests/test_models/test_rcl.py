@@ -358,34 +358,83 @@ def test_loss_parts_and_gradients(mode):
     assert model.backbone.bm_conv.weight.grad.abs().sum() > 0
 
 
-def test_dense_car_align_gives_the_same_losses_and_gradients():
-    """backbone.car_align_impl='dense' (the GPU option) changes how the
-    taps are summed, not what the model computes: exact mode reads
-    CARAlign both on the grid and at the refined segments."""
-    inputs, samples = torch.randn(3, C_IN, T), make_samples(3)
+def assert_same_training_step(models, inputs, samples):
+    """Two models (the same weights, computed differently) give the same
+    losses and parameter gradients, to float32 rounding."""
     results = []
-    for impl in ('gather', 'dense'):
-        model = tiny_model(mode='exact')
-        model.backbone.car_align_impl = impl
-        randomize(model)
-        torch.manual_seed(5)  # the segment sampler draws
+    for model in models:
+        torch.manual_seed(5)  # the segment sampler and the loss draw
         losses = model(inputs, samples, mode='loss')
         sum(losses.values()).backward()
         results.append((losses, {n: p.grad for n, p in
                                  model.named_parameters()
                                  if p.grad is not None}))
-    (losses, grads), (dense_losses, dense_grads) = results
-    assert set(dense_losses) == set(losses)
+    (losses, grads), (other_losses, other_grads) = results
+    assert set(other_losses) == set(losses)
     for name, value in losses.items():
         # float32 sums in another order: equal to rounding.
-        torch.testing.assert_close(dense_losses[name], value, rtol=1e-5,
+        torch.testing.assert_close(other_losses[name], value, rtol=1e-5,
                                    atol=1e-6)
-    assert set(dense_grads) == set(grads)
+    assert set(other_grads) == set(grads)
     for name, grad in grads.items():
-        torch.testing.assert_close(dense_grads[name], grad, rtol=1e-4,
+        torch.testing.assert_close(other_grads[name], grad, rtol=1e-4,
                                    atol=1e-5)
+
+
+def test_dense_car_align_gives_the_same_losses_and_gradients():
+    """backbone.car_align_impl='dense' (the GPU option) changes how the
+    taps are summed, not what the model computes: exact mode reads
+    CARAlign both on the grid and at the refined segments."""
+    models = []
+    for impl in ('gather', 'dense'):
+        model = tiny_model(mode='exact')
+        model.backbone.car_align_impl = impl
+        randomize(model)
+        models.append(model)
+    assert_same_training_step(models, torch.randn(3, C_IN, T),
+                              make_samples(3))
     with pytest.raises(ValueError, match='car_align_impl'):
         BMNBackbone(feat_dim=C_IN, temporal_dim=T, car_align_impl='cuda')
+
+
+@pytest.mark.parametrize('stride', [2, 5])
+def test_shared_read_of_f_gives_the_same_losses_and_gradients(
+        stride, monkeypatch):
+    """The localizer reads F once for the head and the refiner
+    (project_and_pool); each module reading F itself gives the same
+    losses and gradients. Stride 5 leaves partial windows (12 x 16)."""
+    models = []
+    for _ in range(2):
+        model = tiny_model()
+        model.refiner.stride = stride
+        randomize(model)
+        models.append(model)
+    terms, features = models[0].read_features(torch.randn(2, 8, D, T))
+    assert terms.shape == (2, 10, D, T)
+    assert features[0].shape == (2, 4, D, T)
+    assert features[1].shape == (2, 8, -(-D // stride), -(-T // stride))
+    monkeypatch.setattr(models[1], 'read_features', lambda feat, iters:
+                        (models[1].head.cell_terms(feat), None))
+    assert_same_training_step(models, torch.randn(3, C_IN, T),
+                              make_samples(3))
+
+
+def test_refiner_reads_f_itself_where_it_would_read_it_differently():
+    feat = torch.randn(1, 8, D, T)
+    model = tiny_model()
+    assert model.read_features(feat, iters=0)[1] is None
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        assert model.read_features(feat)[1] is None
+    model.refiner.stride = 1
+    assert model.read_features(feat)[1] is None
+    model.refiner.stride, model.refiner.mixed_precision = 2, True
+    assert model.read_features(feat)[1] is None
+    model.refiner.mixed_precision = False
+    terms, (fine, coarse) = model.read_features(feat)
+    torch.testing.assert_close(terms, model.head.cell_terms(feat))
+    want_fine, want_coarse = model.refiner.read_features(feat)
+    torch.testing.assert_close(fine, want_fine)
+    torch.testing.assert_close(coarse, want_coarse)
 
 
 def test_grid_only_training_has_no_car_loss():

@@ -28,3 +28,100 @@ def test_pointwise_conv_is_a_1x1_conv(shape, with_bias):
     # An O x C weight is the same as the conv weight.
     torch.testing.assert_close(
         pointwise_conv(x, weight.flatten(1), bias), want)
+
+
+def test_average_pool_matrix_hand_case():
+    """Windows of 3 over 5 inputs: a full window, then a partial one that
+    averages its own two inputs."""
+    from rcl_mm.ops import average_pool_matrix
+    want = torch.tensor([[1 / 3, 1 / 3, 1 / 3, 0, 0], [0, 0, 0, .5, .5]])
+    torch.testing.assert_close(average_pool_matrix(2, 5, 3), want)
+    with pytest.raises(ValueError, match='5 inputs pooled by 3 give 2'):
+        average_pool_matrix(3, 5, 3)
+
+
+@pytest.mark.parametrize('size, stride', [((100, 100), 6), ((7, 9), 2),
+                                          ((5, 4), 1), ((9, 11), 3)])
+def test_average_pool_matrix_is_avg_pool2d(size, stride):
+    from rcl_mm.ops import average_pool_matrix
+    x = torch.randn(2, 3, *size, dtype=torch.float64)
+    want = F.avg_pool2d(x, stride, ceil_mode=True)
+    rows = average_pool_matrix(want.size(2), size[0], stride).double()
+    cols = average_pool_matrix(want.size(3), size[1], stride).double()
+    torch.testing.assert_close(rows @ x @ cols.t(), want)
+
+
+def _project_and_pool_case(with_bias, dtype=torch.float64):
+    from rcl_mm.ops import average_pool_matrix
+    torch.manual_seed(0)
+    x = torch.randn(2, 5, 7, 9, dtype=dtype, requires_grad=True)
+    weight = torch.randn(4, 5, dtype=dtype, requires_grad=True)
+    bias = torch.randn(4, dtype=dtype,
+                       requires_grad=True) if with_bias else None
+    rows = average_pool_matrix(4, 7, 2)
+    cols = average_pool_matrix(3, 9, 3)
+    return x, weight, bias, rows, cols
+
+
+@pytest.mark.parametrize('with_bias', [True, False])
+@pytest.mark.parametrize('used', ['both', 'projected', 'pooled'])
+def test_project_and_pool_is_the_two_operations(with_bias, used):
+    """Values and gradients of pointwise_conv and avg_pool2d of the same
+    map, also when only one output reaches the loss."""
+    from rcl_mm.ops import project_and_pool
+    x, weight, bias, rows, cols = _project_and_pool_case(with_bias)
+    projected, pooled = project_and_pool(x, weight, bias, rows, cols)
+    want_projected = F.conv2d(x, weight[..., None, None], bias)
+    want_pooled = F.avg_pool2d(x, (2, 3), ceil_mode=True)
+    torch.testing.assert_close(projected, want_projected)
+    torch.testing.assert_close(pooled, want_pooled)
+    probe_projected = torch.randn_like(projected)
+    probe_pooled = torch.randn_like(pooled)
+
+    def objective(proj, pool):
+        parts = {'projected': (proj * probe_projected).sum(),
+                 'pooled': (pool * probe_pooled).sum()}
+        return sum(parts.values()) if used == 'both' else parts[used]
+
+    inputs = [x, weight] + ([bias] if with_bias else [])
+    got = torch.autograd.grad(objective(projected, pooled), inputs,
+                              allow_unused=True)
+    want = torch.autograd.grad(objective(want_projected, want_pooled),
+                               inputs, allow_unused=True)
+    for g, w, param in zip(got, want, inputs):
+        if w is None:
+            # The pooled map alone: zero gradients of the projection.
+            assert g is None or not g.any()
+        else:
+            torch.testing.assert_close(g, w)
+
+
+def test_project_and_pool_gradcheck():
+    from rcl_mm.ops import project_and_pool
+    x, weight, bias, rows, cols = _project_and_pool_case(True)
+    assert torch.autograd.gradcheck(
+        lambda *a: project_and_pool(*a, rows.double(), cols.double()),
+        (x, weight, bias))
+
+
+def test_project_and_pool_under_autocast():
+    """bfloat16 autocast: the plain operations, autocast's dtypes, and a
+    backward pass that reaches float32 parameters."""
+    from rcl_mm.ops import project_and_pool
+    x, weight, bias, rows, cols = _project_and_pool_case(
+        True, torch.float32)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        projected, pooled = project_and_pool(x, weight, bias, rows, cols)
+    assert projected.dtype == torch.bfloat16
+    (projected.float().sum() + pooled.float().sum()).backward()
+    assert weight.grad.dtype == torch.float32 and x.grad.dtype == x.dtype
+    torch.testing.assert_close(projected.float(),
+                               F.conv2d(x, weight[..., None, None], bias),
+                               atol=0.1, rtol=0.02)
+
+
+def test_project_and_pool_rejects_mismatched_pooling():
+    from rcl_mm.ops import project_and_pool
+    x, weight, bias, rows, cols = _project_and_pool_case(True)
+    with pytest.raises(ValueError, match=r'do not read a 7 x 9 map'):
+        project_and_pool(x, weight, bias, cols, rows)

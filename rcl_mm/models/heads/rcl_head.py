@@ -120,10 +120,20 @@ class RCLHead(BaseModule):
             CAR MLP's first layer on F with its bias (``M`` =
             ``mlp_channels``, before the ReLU).
         """
+        return pointwise_conv(feat, *self.cell_weights())
+
+    def cell_weights(self) -> Tuple[Tensor, Tensor]:
+        """The 1x1 layer that :meth:`cell_terms` applies to F, for callers
+        that read F with other layers in the same product.
+
+        Returns:
+            tuple[Tensor, Tensor]: weight ``(2 + M) x C`` and bias
+            ``2 + M``.
+        """
         weight = torch.cat((self.out.weight.flatten(1),
                             self.car[0].weight[:, :self.hidden_channels, 0]))
         bias = torch.cat((self.out.bias, self.car[0].bias))
-        return pointwise_conv(feat, weight, bias)
+        return weight, bias
 
     def _rep_weights(self) -> Tuple[Tensor, Tensor]:
         """The CAR MLP's first-layer columns of the offsets (M x 2) and of

@@ -1,6 +1,6 @@
 # Copyright (c) rcl_mm contributors. All rights reserved.
 """RCL's recurrent refinement module (RRM): a ConvGRU on the D x T map."""
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 from torch import Tensor
 
-from rcl_mm.ops import pointwise_conv
+from rcl_mm.ops import average_pool_matrix, pointwise_conv
 from rcl_mm.registry import MODELS
 from rcl_mm.utils.typing import OptConfigType
 
@@ -223,6 +223,37 @@ class RRMRefiner(BaseModule):
             return x
         return F.avg_pool2d(x, self.stride, ceil_mode=True)
 
+    def fine_weights(self) -> Tuple[Tensor, Tensor]:
+        """The fine-feature layer's weight (``feat_channels x C``) and
+        bias, for callers that read F with other layers in one product."""
+        fine = self.fine_feat[0]
+        return fine.weight.flatten(1), fine.bias
+
+    def pool_matrices(self, size: Tuple[int, int],
+                      device: torch.device = None) -> Tuple[Tensor, Tensor]:
+        """The GRU's average pooling of a ``D x T`` map as two matrices:
+        ``pool(x) = rows @ x @ cols.T`` (:func:`average_pool_matrix`)."""
+        return tuple(
+            average_pool_matrix(-(-length // self.stride), length,
+                                self.stride, device) for length in size)
+
+    def read_features(self, feat: Tensor) -> Tuple[Tensor, Tensor]:
+        """What the refiner reads from F: the fine-feature layer before
+        its ReLU (B x feat_channels x D x T) and F pooled by ``stride``
+        (B x C x ceil(D / stride) x ceil(T / stride)).
+
+        A caller may compute both itself, e.g. with
+        :func:`rcl_mm.ops.project_and_pool` from :meth:`fine_weights` and
+        :meth:`pool_matrices` together with its own layers on F, and pass
+        them to :meth:`forward`.
+        """
+        fine = pointwise_conv(feat, *self.fine_weights())
+        # Pooled after the fine features, so that the backward pass meets
+        # the pooling first: its gradient of F is a fresh dense tensor,
+        # into which autograd adds the others in place (a first gradient
+        # that is a view would cost a new B x C x D x T buffer).
+        return fine, self._pool(feat)
+
     def _autocast(self, device: torch.device):
         dtype = torch.float16 if device.type == 'cuda' else torch.bfloat16
         return torch.autocast(
@@ -231,13 +262,18 @@ class RRMRefiner(BaseModule):
     def forward(self,
                 feat: Tensor,
                 logits: Tensor,
-                iters: int = None) -> List[Tensor]:
+                iters: int = None,
+                features: Optional[Tuple[Tensor, Tensor]] = None
+                ) -> List[Tensor]:
         """Refine the map.
 
         Args:
             feat (Tensor): B x C x D x T proposal features F.
             logits (Tensor): B x 2 x D x T G_0 in logit space.
             iters (int, optional): Overrides ``self.iters``.
+            features (tuple[Tensor], optional): :meth:`read_features` of
+                ``feat``, if the caller computed them; float32 unless
+                ``mixed_precision``.
 
         Returns:
             list[Tensor]: ``[G_1, ..., G_iters]``, each B x 2 x D x T
@@ -252,15 +288,9 @@ class RRMRefiner(BaseModule):
             # features; this region runs in float32 by design.
             feat = feat.float()
         with self._autocast(feat.device):
-            fine = self.fine_feat[0]
-            feat_fine = torch.relu(pointwise_conv(feat, fine.weight,
-                                                  fine.bias))
-            # Pooled after the fine features, so that the backward pass
-            # meets the pooling first: its gradient of F is a fresh dense
-            # tensor, into which autograd adds the others in place (a
-            # first gradient that is a view would cost a new B x C x D x T
-            # buffer).
-            coarse = self._pool(feat)
+            fine, coarse = (self.read_features(feat)
+                            if features is None else features)
+            feat_fine = torch.relu(fine)
             net, inp = torch.split(self.cnet(coarse), [self.hdim, self.cdim],
                                    dim=1)
             net, inp = torch.tanh(net), torch.relu(inp)
