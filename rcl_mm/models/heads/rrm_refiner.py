@@ -333,13 +333,17 @@ class RRMRefiner(BaseModule):
                                     static)
                 coarse_hidden = torch.matmul(w_net, net.flatten(2)).view(
                     batch, -1, *net.shape[2:])
-                hidden = torch.matmul(torch.matmul(up_rows, coarse_hidden),
-                                      up_cols).flatten(2) + feat_term
-                hidden = torch.baddbmm(hidden, w_map,
-                                       heatmap.flatten(2).to(hidden.dtype))
+                hidden = torch.baddbmm(feat_term, w_map,
+                                       heatmap.flatten(2).to(w_map.dtype))
+                # In place: no producer of ``hidden`` keeps it for its
+                # backward pass, so each full-resolution pass here writes
+                # into one buffer instead of a new one.
+                hidden = hidden.add_(
+                    torch.matmul(torch.matmul(up_rows, coarse_hidden),
+                                 up_cols).flatten(2)).relu_()
                 delta = torch.baddbmm(
                     last.bias.view(1, -1, 1).to(hidden.dtype), w_last,
-                    torch.relu(hidden))
+                    hidden)
             heatmap = heatmap + delta.float().view_as(heatmap)
             maps.append(heatmap)
         return maps
