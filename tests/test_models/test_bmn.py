@@ -139,6 +139,32 @@ def test_loss_parts_equal_mmaction2_loss_parts():
                           tem, rtol=1e-6)
 
 
+def test_map_loss_scores_several_maps_as_proposal_loss_does():
+    """Targets computed once (RCL's G_0 .. G_n): each map's losses are
+    proposal_loss's bit for bit, its random draws included, and equal
+    mmaction2's."""
+    gen = torch.Generator().manual_seed(4)
+    maps = torch.rand(3, 2, 2, 10, 10, generator=gen)
+    gt_iou = torch.rand(2, 10, 10, generator=gen)
+    mask = torch.ones(10, 10).triu().flip(1)
+    loss = BMNLoss()
+    map_loss = loss.map_loss(gt_iou, mask)
+    for seed, confidence_map in enumerate(maps):
+        torch.manual_seed(seed)
+        got = map_loss(confidence_map)
+        torch.manual_seed(seed)
+        want = loss.proposal_loss(confidence_map, gt_iou, mask)
+        assert got.keys() == want.keys()
+        assert all(torch.equal(got[k], want[k]) for k in got)
+        torch.manual_seed(seed)
+        reg = MMBMNLoss.pem_reg_loss(confidence_map[:, 0], gt_iou * mask,
+                                     mask)
+        torch.testing.assert_close(got['loss_pem_reg'], 10 * reg)
+        cls = MMBMNLoss.pem_cls_loss(confidence_map[:, 1], gt_iou * mask,
+                                     mask)
+        torch.testing.assert_close(got['loss_pem_cls'], cls)
+
+
 def test_predict_equals_mmaction2_for_every_video():
     reference, ours = make_pair()
     samples = make_samples(3)

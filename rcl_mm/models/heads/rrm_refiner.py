@@ -358,7 +358,7 @@ class RRMRefiner(BaseModule):
                 :meth:`forward`.
             map_loss (callable): B x 2 x D x T confidences -> dict of
                 weighted losses named ``loss_pem_<part>``
-                (``ProposalMapLoss.proposal_loss`` with the targets bound).
+                (``ProposalMapLoss.map_loss``: the targets bound).
 
         Returns:
             dict[str, Tensor]: ``loss_rrm_it<t>_<part>``, already weighted

@@ -1,6 +1,5 @@
 # Copyright (c) rcl_mm contributors. All rights reserved.
 """RCL: backbone -> CAR head -> recurrent refinement, on a proposal map."""
-from functools import partial
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
@@ -214,10 +213,10 @@ class RCLLocalizer(ProposalMapLocalizer):
         feats, terms, logits, maps = self.extract(inputs)
         gt_iou_map, gt_start, gt_end = self.build_targets(
             data_samples, inputs.device)
-        gt_iou_map = gt_iou_map.to(logits.dtype)
-        mask = self.backbone.valid_mask
-        map_loss = partial(
-            self.loss_module.proposal_loss, gt_iou_map=gt_iou_map, mask=mask)
+        # One set of targets for G_0 .. G_n, in float32 (the refined maps'
+        # precision) whatever an autocast made of G_0.
+        map_loss = self.loss_module.map_loss(gt_iou_map.float(),
+                                             self.backbone.valid_mask)
         losses = map_loss(logits.sigmoid())
         losses.update(
             self.loss_module.tem_loss(feats['start'], feats['end'],

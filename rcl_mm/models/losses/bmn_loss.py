@@ -1,6 +1,6 @@
 # Copyright (c) rcl_mm contributors. All rights reserved.
 """BMN's losses: TEM boundary loss and the proposal map's reg + cls loss."""
-from typing import Dict, Tuple
+from typing import Callable, Dict, Tuple
 
 import torch
 import torch.nn as nn
@@ -53,6 +53,49 @@ def balanced_bce_loss(pred: Tensor,
     return -loss.sum() / num_entries.clamp(min=1)
 
 
+def reg_anchor_groups(gt_iou: Tensor,
+                      mask: Tensor,
+                      high_threshold: float = 0.7,
+                      low_threshold: float = 0.3) -> Tuple[Tensor, ...]:
+    """The targets' part of :func:`proposal_reg_loss`, for reuse.
+
+    Args:
+        gt_iou (Tensor): Target tIoU, zero outside ``mask``.
+        mask (Tensor): Valid-anchor mask, broadcastable to ``gt_iou``.
+        high_threshold (float): Defaults to 0.7.
+        low_threshold (float): Defaults to 0.3.
+
+    Returns:
+        tuple[Tensor]: The high, mid and low groups as 0/1 masks of
+        ``gt_iou``'s shape, then the draws above which a mid and a low
+        anchor are kept (scalars, ``1 - high / mid`` and
+        ``1 - high / low``).
+    """
+    high = (gt_iou > high_threshold).to(gt_iou.dtype)
+    mid = ((gt_iou <= high_threshold) &
+           (gt_iou > low_threshold)).to(gt_iou.dtype)
+    low = ((gt_iou <= low_threshold) & (gt_iou > 0.)).to(
+        gt_iou.dtype) * mask
+    num_high, num_mid, num_low = high.sum(), mid.sum(), low.sum()
+    return high, mid, low, 1. - num_high / num_mid, 1. - num_high / num_low
+
+
+def sampled_reg_loss(pred: Tensor, gt_iou: Tensor,
+                     groups: Tuple[Tensor, ...]) -> Tensor:
+    """:func:`proposal_reg_loss` from :func:`reg_anchor_groups`: the
+    random draws and the prediction's part."""
+    high, mid, low, mid_above, low_above = groups
+    keep_mid = (mid * torch.rand_like(gt_iou)) > mid_above
+    keep_low = (low * torch.rand_like(gt_iou)) > low_above
+    weights = high + keep_mid.to(pred.dtype) + keep_low.to(pred.dtype)
+
+    # mmaction2 averages the squared error over all anchors, then rescales
+    # the mean to a sum over the chosen ones: 0.5 * sum / chosen.
+    mse = F.mse_loss(pred * weights, gt_iou * weights)
+    # clamp: with no anchor chosen the error is 0, not 0 / 0.
+    return 0.5 * mse * weights.numel() / weights.sum().clamp(min=1)
+
+
 def proposal_reg_loss(pred: Tensor,
                       gt_iou: Tensor,
                       mask: Tensor,
@@ -76,21 +119,44 @@ def proposal_reg_loss(pred: Tensor,
     Returns:
         Tensor: The scalar loss.
     """
-    high = (gt_iou > high_threshold).to(pred.dtype)
-    mid = ((gt_iou <= high_threshold) &
-           (gt_iou > low_threshold)).to(pred.dtype)
-    low = ((gt_iou <= low_threshold) & (gt_iou > 0.)).to(pred.dtype) * mask
+    return sampled_reg_loss(
+        pred, gt_iou,
+        reg_anchor_groups(gt_iou.to(pred.dtype), mask, high_threshold,
+                          low_threshold))
 
-    num_high, num_mid, num_low = high.sum(), mid.sum(), low.sum()
-    keep_mid = (mid * torch.rand_like(gt_iou)) > (1. - num_high / num_mid)
-    keep_low = (low * torch.rand_like(gt_iou)) > (1. - num_high / num_low)
-    weights = high + keep_mid.to(pred.dtype) + keep_low.to(pred.dtype)
 
-    # mmaction2 averages the squared error over all anchors, then rescales
-    # the mean to a sum over the chosen ones: 0.5 * sum / chosen.
-    mse = F.mse_loss(pred * weights, gt_iou * weights)
-    # clamp: with no anchor chosen the error is 0, not 0 / 0.
-    return 0.5 * mse * weights.numel() / weights.sum().clamp(min=1)
+def cls_anchor_weights(gt_iou: Tensor,
+                       mask: Tensor,
+                       threshold: float = 0.9,
+                       ratio_range: Tuple[float, float] = (1.05, 21)
+                       ) -> Tuple[Tensor, Tensor, Tensor]:
+    """The targets' part of :func:`proposal_cls_loss`, for reuse.
+
+    Returns:
+        tuple[Tensor]: The positives' and the negatives' weights (the
+        balancing coefficient on a 0/1 mask, ``gt_iou``'s shape) and the
+        number of entries that count.
+    """
+    positive = (gt_iou > threshold).to(gt_iou.dtype)
+    negative = (gt_iou <= threshold).to(gt_iou.dtype) * mask
+    num_positive = positive.sum().clamp(min=1)
+    num_entries = num_positive + negative.sum()
+    ratio = (num_entries / num_positive).clamp(*ratio_range)
+    coef_negative = 0.5 * ratio / (ratio - 1)
+    coef_positive = 0.5 * ratio
+    # On 0/1 masks the products are exact: the coefficients applied here
+    # give the loss bit for bit as applied term by term.
+    return coef_positive * positive, coef_negative * negative, num_entries
+
+
+def balanced_cls_loss(pred: Tensor,
+                      weights: Tuple[Tensor, Tensor, Tensor],
+                      eps: float = 1e-5) -> Tensor:
+    """:func:`proposal_cls_loss` from :func:`cls_anchor_weights`."""
+    positive, negative, num_entries = weights
+    loss = (torch.log(pred + eps) * positive +
+            torch.log(1.0 - pred + eps) * negative)
+    return -loss.sum() / num_entries
 
 
 def proposal_cls_loss(pred: Tensor,
@@ -112,16 +178,10 @@ def proposal_cls_loss(pred: Tensor,
     Returns:
         Tensor: The scalar loss.
     """
-    positive = (gt_iou > threshold).to(pred.dtype)
-    negative = (gt_iou <= threshold).to(pred.dtype) * mask
-    num_positive = positive.sum().clamp(min=1)
-    num_entries = num_positive + negative.sum()
-    ratio = (num_entries / num_positive).clamp(*ratio_range)
-    coef_negative = 0.5 * ratio / (ratio - 1)
-    coef_positive = 0.5 * ratio
-    loss = (coef_positive * torch.log(pred + eps) * positive +
-            coef_negative * torch.log(1.0 - pred + eps) * negative)
-    return -loss.sum() / num_entries
+    return balanced_cls_loss(
+        pred,
+        cls_anchor_weights(gt_iou.to(pred.dtype), mask, threshold,
+                           ratio_range), eps)
 
 
 @MODELS.register_module()
@@ -206,16 +266,43 @@ class ProposalMapLoss(nn.Module):
         Returns:
             dict: ``loss_pem_reg`` and ``loss_pem_cls``, weighted.
         """
+        return self.map_loss(gt_iou_map, mask)(confidence_map)
+
+    def map_loss(self, gt_iou_map: Tensor,
+                 mask: Tensor) -> Callable[[Tensor], Dict[str, Tensor]]:
+        """:meth:`proposal_loss` with the targets bound, for several maps.
+
+        The anchor groups, balancing weights and counts depend on the
+        targets only: computed here once, each call then makes its own
+        random draws and the prediction's part (RCL scores G_0 .. G_n
+        against the same targets).
+
+        Args:
+            gt_iou_map (Tensor): B x D x T target tIoU.
+            mask (Tensor): D x T valid-anchor mask.
+
+        Returns:
+            callable: B x 2 x D x T confidences -> the dict of
+            :meth:`proposal_loss`.
+        """
         gt_iou_map = gt_iou_map * mask
-        reg = proposal_reg_loss(confidence_map[:, 0], gt_iou_map, mask,
-                                self.reg_high_threshold,
-                                self.reg_low_threshold)
-        cls = proposal_cls_loss(confidence_map[:, 1], gt_iou_map, mask,
-                                self.cls_threshold, self.ratio_range,
-                                self.eps)
-        return dict(
-            loss_pem_reg=self.weight_pem_reg * reg,
-            loss_pem_cls=self.weight_pem_cls * cls)
+        reg_groups = reg_anchor_groups(gt_iou_map, mask,
+                                       self.reg_high_threshold,
+                                       self.reg_low_threshold)
+        cls_weights = cls_anchor_weights(gt_iou_map, mask,
+                                         self.cls_threshold,
+                                         self.ratio_range)
+
+        def loss(confidence_map: Tensor) -> Dict[str, Tensor]:
+            reg = sampled_reg_loss(confidence_map[:, 0], gt_iou_map,
+                                   reg_groups)
+            cls = balanced_cls_loss(confidence_map[:, 1], cls_weights,
+                                    self.eps)
+            return dict(
+                loss_pem_reg=self.weight_pem_reg * reg,
+                loss_pem_cls=self.weight_pem_cls * cls)
+
+        return loss
 
     def forward(self, confidence_map: Tensor, start: Tensor, end: Tensor,
                 gt_iou_map: Tensor, gt_start: Tensor, gt_end: Tensor,
@@ -240,7 +327,7 @@ class RCLLoss(ProposalMapLoss):
 
     Everything of :class:`ProposalMapLoss` (the grid map G_0 is supervised
     as BMN's map, ``loss_pem_reg`` / ``loss_pem_cls``; the RRM's maps
-    through :meth:`proposal_loss` too), and :meth:`car_loss` for the sampled
+    through :meth:`map_loss` too), and :meth:`car_loss` for the sampled
     continuous segments against their exact max tIoU: ``loss_car_reg``
     (BMN's L2 with the high / mid / low balancing, over the K segments
     instead of the D x T cells) and ``loss_car_cls`` (balanced BCE of
