@@ -35,63 +35,94 @@ def pointwise_conv(x: Tensor,
     return out.view(batch, -1, *x.shape[2:])
 
 
+def _channels_last(x: Tensor) -> bool:
+    """Whether ``x`` (B x C x H x W) is laid out as B x H x W x C."""
+    return (not x.is_contiguous()
+            and x.is_contiguous(memory_format=torch.channels_last))
+
+
+def _separable(x: Tensor, rows: Tensor, cols: Tensor) -> Tensor:
+    """``rows @ x[b, c] @ cols.T`` for every batch element and channel of
+    a B x C x H x W map, read and written in its own layout (no copy of
+    a channels-last map into the other)."""
+    batch, channels = x.shape[:2]
+    if _channels_last(x):
+        hwc = x.permute(0, 2, 3, 1)
+        out = torch.matmul(cols, hwc).reshape(batch, hwc.size(1), -1)
+        return torch.matmul(rows, out).view(
+            batch, rows.size(0), cols.size(0), channels).permute(0, 3, 1, 2)
+    out = torch.matmul(
+        rows, torch.matmul(x.reshape(batch * channels, *x.shape[2:]),
+                           cols.t()))
+    return out.view(batch, channels, rows.size(0), cols.size(0))
+
+
+def _add_separable_(out: Tensor, x: Tensor, rows: Tensor,
+                    cols: Tensor) -> Tensor:
+    """``out += _separable(x, rows, cols)`` in place, in ``out``'s
+    layout, the row product accumulating into ``out`` directly."""
+    batch, channels, height, width = out.shape
+    if _channels_last(out):
+        hwc = x.permute(0, 2, 3, 1)
+        spread = torch.matmul(cols, hwc).reshape(batch, hwc.size(1), -1)
+        out.permute(0, 2, 3, 1).view(batch, height, -1).baddbmm_(
+            rows.expand(batch, -1, -1), spread)
+    else:
+        spread = torch.matmul(x.reshape(batch * channels, *x.shape[2:]),
+                              cols.t())
+        out.view(batch * channels, height, width).baddbmm_(
+            rows.expand(batch * channels, -1, -1), spread)
+    return out
+
+
 class _ProjectAndPool(torch.autograd.Function):
     """See :func:`project_and_pool`."""
-
-    @staticmethod
-    def composite(x: Tensor, weight: Tensor, bias: Optional[Tensor],
-                  pool_rows: Tensor,
-                  pool_cols: Tensor) -> Tuple[Tensor, Tensor]:
-        """The forward values, by plain differentiable operations."""
-        batch, channels, height, width = x.shape
-        projected = pointwise_conv(x, weight, bias)
-        pooled = torch.matmul(
-            pool_rows,
-            torch.matmul(x.reshape(batch * channels, height, width),
-                         pool_cols.t()))
-        return projected, pooled.view(batch, channels, *pooled.shape[1:])
 
     @staticmethod
     def forward(ctx, x: Tensor, weight: Tensor, bias: Optional[Tensor],
                 pool_rows: Tensor, pool_cols: Tensor):
         ctx.save_for_backward(x, weight, pool_rows, pool_cols)
         ctx.has_bias = bias is not None
-        return _ProjectAndPool.composite(x, weight, bias, pool_rows,
-                                         pool_cols)
+        return (pointwise_conv(x, weight, bias),
+                _separable(x, pool_rows, pool_cols))
 
     @staticmethod
     def backward(ctx, grad_projected: Optional[Tensor],
                  grad_pooled: Optional[Tensor]):
         x, weight, pool_rows, pool_cols = ctx.saved_tensors
-        batch, channels, height, width = x.shape
+        batch = x.size(0)
         needs_x, needs_weight, needs_bias = ctx.needs_input_grad[:3]
         grad_x = grad_weight = grad_bias = None
         flat_grad = None
         if grad_projected is not None:
             flat_grad = grad_projected.reshape(batch, weight.size(0), -1)
         if needs_x:
-            # Both gradients into one buffer: the product writes it, the
-            # pooling's transpose adds to it in place.
+            # Both gradients into one buffer, in x's layout: the product
+            # writes it, the pooling's transpose adds to it in place.
             if flat_grad is not None:
-                grad_x = torch.bmm(weight.t().expand(batch, -1, -1),
-                                   flat_grad).view_as(x)
-            if grad_pooled is not None:
-                spread_cols = torch.matmul(
-                    grad_pooled.reshape(batch * channels,
-                                        *grad_pooled.shape[2:]), pool_cols)
-                rows_t = pool_rows.t().expand(batch * channels, -1, -1)
-                if grad_x is None:
-                    grad_x = torch.bmm(rows_t, spread_cols).view_as(x)
+                if _channels_last(x):
+                    grad_x = torch.bmm(flat_grad.transpose(1, 2),
+                                       weight.expand(batch, -1, -1))
+                    grad_x = grad_x.view(batch, *x.shape[2:], -1).permute(
+                        0, 3, 1, 2)
                 else:
-                    grad_x.view(batch * channels, height,
-                                width).baddbmm_(rows_t, spread_cols)
+                    grad_x = torch.bmm(weight.t().expand(batch, -1, -1),
+                                       flat_grad).view_as(x)
+            if grad_pooled is not None:
+                if grad_x is None:
+                    grad_x = _separable(grad_pooled.contiguous(
+                        memory_format=torch.channels_last
+                        if _channels_last(x) else torch.contiguous_format),
+                        pool_rows.t(), pool_cols.t())
+                else:
+                    _add_separable_(grad_x, grad_pooled, pool_rows.t(),
+                                    pool_cols.t())
             if grad_x is None:
                 grad_x = torch.zeros_like(x)
         if flat_grad is not None:
             if needs_weight:
-                grad_weight = torch.bmm(
-                    flat_grad, x.reshape(batch, channels, -1).transpose(
-                        1, 2)).sum(0)
+                grad_weight = torch.bmm(flat_grad,
+                                        x.flatten(2).transpose(1, 2)).sum(0)
             if needs_bias and ctx.has_bias:
                 grad_bias = flat_grad.sum((0, 2))
         elif needs_weight:
@@ -110,7 +141,9 @@ def project_and_pool(x: Tensor, weight: Tensor, bias: Optional[Tensor],
     part is added to it in place. Two consumers of a large map (e.g. the
     RCL head's cell terms, the refiner's fine features and its pooled
     input, all read from F) otherwise cost a gradient buffer each, a
-    zero fill for the pooling's and a sum of them.
+    zero fill for the pooling's and a sum of them. A channels-last map
+    (as convolutions hand it on, on the CPU) is read and gets its gradient
+    in that layout.
 
     Args:
         x (Tensor): ``B x C x H x W``.
@@ -134,8 +167,8 @@ def project_and_pool(x: Tensor, weight: Tensor, bias: Optional[Tensor],
     if torch.is_autocast_enabled(x.device.type):
         # Autocast picks each product's dtype; the plain operations keep
         # its choices in the backward pass too.
-        return _ProjectAndPool.composite(x, weight, bias, pool_rows,
-                                         pool_cols)
+        return (pointwise_conv(x, weight, bias),
+                _separable(x, pool_rows.to(x.dtype), pool_cols.to(x.dtype)))
     return _ProjectAndPool.apply(x, weight, bias, pool_rows.to(x.dtype),
                                  pool_cols.to(x.dtype))
 

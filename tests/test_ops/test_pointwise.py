@@ -51,10 +51,12 @@ def test_average_pool_matrix_is_avg_pool2d(size, stride):
     torch.testing.assert_close(rows @ x @ cols.t(), want)
 
 
-def _project_and_pool_case(with_bias, dtype=torch.float64):
+def _project_and_pool_case(with_bias, dtype=torch.float64,
+                           layout=torch.contiguous_format):
     from rcl_mm.ops import average_pool_matrix
     torch.manual_seed(0)
-    x = torch.randn(2, 5, 7, 9, dtype=dtype, requires_grad=True)
+    x = torch.randn(2, 5, 7, 9, dtype=dtype).contiguous(
+        memory_format=layout).requires_grad_()
     weight = torch.randn(4, 5, dtype=dtype, requires_grad=True)
     bias = torch.randn(4, dtype=dtype,
                        requires_grad=True) if with_bias else None
@@ -63,20 +65,28 @@ def _project_and_pool_case(with_bias, dtype=torch.float64):
     return x, weight, bias, rows, cols
 
 
+LAYOUTS = [torch.contiguous_format, torch.channels_last]
+
+
 @pytest.mark.parametrize('with_bias', [True, False])
 @pytest.mark.parametrize('used', ['both', 'projected', 'pooled'])
-def test_project_and_pool_is_the_two_operations(with_bias, used):
+@pytest.mark.parametrize('layout', LAYOUTS)
+def test_project_and_pool_is_the_two_operations(with_bias, used, layout):
     """Values and gradients of pointwise_conv and avg_pool2d of the same
-    map, also when only one output reaches the loss."""
+    map, also when only one output reaches the loss; a channels-last map
+    (what convolutions hand on, on the CPU) gets its gradient in its own
+    layout."""
     from rcl_mm.ops import project_and_pool
-    x, weight, bias, rows, cols = _project_and_pool_case(with_bias)
+    x, weight, bias, rows, cols = _project_and_pool_case(
+        with_bias, layout=layout)
     projected, pooled = project_and_pool(x, weight, bias, rows, cols)
     want_projected = F.conv2d(x, weight[..., None, None], bias)
     want_pooled = F.avg_pool2d(x, (2, 3), ceil_mode=True)
     torch.testing.assert_close(projected, want_projected)
     torch.testing.assert_close(pooled, want_pooled)
     probe_projected = torch.randn_like(projected)
-    probe_pooled = torch.randn_like(pooled)
+    # Contiguous: for a channels-last map, a gradient in the other layout.
+    probe_pooled = torch.randn(pooled.shape, dtype=pooled.dtype)
 
     def objective(proj, pool):
         parts = {'projected': (proj * probe_projected).sum(),
@@ -94,11 +104,14 @@ def test_project_and_pool_is_the_two_operations(with_bias, used):
             assert g is None or not g.any()
         else:
             torch.testing.assert_close(g, w)
+    assert got[0].is_contiguous(memory_format=layout)
 
 
-def test_project_and_pool_gradcheck():
+@pytest.mark.parametrize('layout', LAYOUTS)
+def test_project_and_pool_gradcheck(layout):
     from rcl_mm.ops import project_and_pool
-    x, weight, bias, rows, cols = _project_and_pool_case(True)
+    x, weight, bias, rows, cols = _project_and_pool_case(True,
+                                                         layout=layout)
     assert torch.autograd.gradcheck(
         lambda *a: project_and_pool(*a, rows.double(), cols.double()),
         (x, weight, bias))
