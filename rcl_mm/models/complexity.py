@@ -163,6 +163,25 @@ def _count_head_calls(head: RCLHead,
     return list(wrappers)
 
 
+def _count_shared_reads(localizer: nn.Module,
+                        add: Callable[[int], None]) -> List[str]:
+    """Wrap an RCL localizer's ``read_features``: where it computes the
+    head's cell terms in the product it shares with the refiner (not by
+    :meth:`RCLHead.cell_terms`), add their FLOPs; returns the names set.
+    The refiner's fine features are counted with the refiner either way
+    (:func:`rrm_functional_flops`)."""
+
+    def read_features(feat, *args, _fn=localizer.read_features, **kwargs):
+        terms, refiner_features = _fn(feat, *args, **kwargs)
+        if refiner_features is not None:
+            add(rcl_head_flops(localizer.head, feat.size(0),
+                               terms_cells=feat[0, 0].numel()))
+        return terms, refiner_features
+
+    object.__setattr__(localizer, 'read_features', read_features)
+    return ['read_features']
+
+
 @torch.no_grad()
 def count_flops(model: nn.Module, inputs: Tensor,
                 **forward_kwargs) -> Dict[str, int]:
@@ -212,18 +231,28 @@ def count_flops(model: nn.Module, inputs: Tensor,
             handles.append(module.register_forward_hook(rrm_hook))
     wrapped = []
     for module in model.modules():
+        # Methods set on the instance before (e.g. by a test) come back.
+        own = dict(vars(module))
         if isinstance(module, RCLHead):
             names = _count_head_calls(
                 module, lambda value, m=module: add(m, value))
-            wrapped.append((module, names))
+            wrapped.append((module, names, own))
+        elif isinstance(getattr(module, 'head', None),
+                        RCLHead) and hasattr(module, 'read_features'):
+            names = _count_shared_reads(
+                module, lambda value, m=module.head: add(m, value))
+            wrapped.append((module, names, own))
     try:
         model(inputs, **forward_kwargs)
     finally:
         for handle in handles:
             handle.remove()
-        for module, names in wrapped:
+        for module, names, own in wrapped:
             for name in names:
-                object.__delattr__(module, name)
+                if name in own:
+                    object.__setattr__(module, name, own[name])
+                else:
+                    object.__delattr__(module, name)
     counts['total'] = sum(counts.values())
     return counts
 

@@ -130,3 +130,30 @@ def test_rcl_head_flops_hand_case(mode):
     assert rcl_head_flops(head, 3, segments=7) == 3 * 7 * per_segment
     # The wrappers are gone afterwards.
     assert 'cell_terms' not in vars(head)
+
+
+def test_shared_read_of_f_is_counted_as_the_cell_terms(monkeypatch):
+    """The localizer computes the head's cell terms in the product it
+    shares with the refiner: the same count as RCLHead.cell_terms gives,
+    per part, and the wrapper is gone afterwards."""
+    from rcl_mm.models import RCLLocalizer
+    torch.manual_seed(0)
+    model = RCLLocalizer(
+        backbone=dict(type='BMNBackbone', feat_dim=12, temporal_dim=8,
+                      duration_dim=5, num_samples=4, hidden_dim_1d=16,
+                      hidden_dim_3d=24),
+        head=dict(type='RCLHead', in_channels=24, hidden_channels=8,
+                  mlp_channels=4),
+        refiner=dict(type='RRMRefiner', in_channels=8, hdim=4, cdim=2,
+                     map_channels=2, feat_channels=3, head_channels=3,
+                     stride=2, iters=2))
+    inputs = torch.randn(2, 12, 8)
+    assert model.read_features(torch.randn(2, 8, 5, 8))[1] is not None
+    shared = count_flops(model, inputs, mode='tensor')
+    assert 'read_features' not in vars(model)
+    monkeypatch.setattr(model, 'read_features', lambda feat, iters=None:
+                        (model.head.cell_terms(feat), None))
+    separate = count_flops(model, inputs, mode='tensor')
+    assert shared == separate
+    assert shared['head'] >= rcl_head_flops(model.head, 2,
+                                            terms_cells=5 * 8)
