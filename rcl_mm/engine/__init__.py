@@ -1,4 +1,4 @@
 # Copyright (c) rcl_mm contributors. All rights reserved.
-from .hooks import EpochSeedHook
+from .hooks import EpochSeedHook, ReuseFreedMemoryHook
 
-__all__ = ['EpochSeedHook']
+__all__ = ['EpochSeedHook', 'ReuseFreedMemoryHook']

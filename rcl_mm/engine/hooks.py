@@ -8,6 +8,7 @@ import torch
 from mmengine.hooks import Hook
 
 from rcl_mm.registry import HOOKS
+from rcl_mm.utils.memory import reuse_freed_memory
 
 
 @HOOKS.register_module()
@@ -39,3 +40,29 @@ class EpochSeedHook(Hook):
         random.seed(seed)
         np.random.seed(seed)
         torch.manual_seed(seed)  # all devices
+
+
+@HOOKS.register_module()
+class ReuseFreedMemoryHook(Hook):
+    """Keep freed host memory for reuse when the model trains on the CPU.
+
+    Calls :func:`rcl_mm.utils.reuse_freed_memory` before the run if the
+    model's parameters are on the CPU (on a GPU the host allocates little
+    and the hook does nothing): large tensors are then not page-faulted in
+    afresh at every step, which makes a CPU training step of BMN about a
+    quarter faster for about a tenth more peak memory (see there). Remove
+    it from ``custom_hooks`` to keep glibc's defaults.
+    """
+
+    priority = 'VERY_HIGH'
+
+    def before_run(self, runner) -> None:
+        """Change the allocator if the model is on the CPU."""
+        param = next(runner.model.parameters(), None)
+        if param is None or param.device.type != 'cpu':
+            return
+        applied = reuse_freed_memory()
+        runner.logger.info(
+            'Freed host memory is kept for reuse (CPU training).'
+            if applied else 'ReuseFreedMemoryHook: not a glibc process, '
+            'the allocator is left as it is.')

@@ -290,8 +290,9 @@ def test_tiny_pair_part(tmp_path, capsys):
     report = bench.main([
         '--tiny', '--models', 'bmn,rcl_bmn', '--settings', 'anet',
         '--parts', 'pair', '--pair-rounds', '3', '--warmup', '1',
-        '--threads', '1', '--out', str(out)])
+        '--threads', '1', '--reuse-freed-memory', '--out', str(out)])
     saved = json.loads(out.read_text())
+    assert saved['options']['reuse_freed_memory'] is True
     (pair, ) = saved['paired']['anet']
     assert (pair['base'], pair['model'], pair['rounds']) == (
         'bmn', 'rcl_bmn', 3)
@@ -299,7 +300,9 @@ def test_tiny_pair_part(tmp_path, capsys):
     assert pair['base_median_s'] > 0 and pair['model_median_s'] > 0
     assert [t['target'] for t in report['targets']] == [
         'step <= 1.3x our BMN (paired)']
-    assert 'paired training steps' in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert 'paired training steps' in printed
+    assert 'freed memory reused' in printed
 
 
 def test_tiny_and_overrides():

@@ -28,6 +28,11 @@ Parts (``--parts``, all by default):
 - ``demo``: the Runner's test loop over the demo validation split
   (``configs/demo/*``), seeded weights or ``--demo-checkpoint``.
 
+On the CPU, ``--reuse-freed-memory`` measures with freed memory kept for
+reuse in every worker, as training with ``ReuseFreedMemoryHook`` (our
+default runtime) runs; without it, glibc's defaults (large tensors are
+page-faulted in afresh at every step).
+
 Models (``--models``): ``mmaction2`` (mmaction2's BMN), ``bmn`` (ours, with
 mmaction2's weights converted where D = T, so outputs are compared),
 ``rcl_bmn`` (10 RRM iterations), ``gtad``, ``rcl_gtad``. Settings
@@ -165,6 +170,11 @@ def parse_args(argv=None):
         '--soft-nms-impl', choices=['torch', 'triton'], default='torch',
         help="Soft-NMS of our models and post part: 'triton' runs the "
         'whole pick loop as one kernel (CUDA)')
+    parser.add_argument(
+        '--reuse-freed-memory', action='store_true',
+        help='on the CPU, every worker keeps freed memory for reuse '
+        '(rcl_mm.utils.reuse_freed_memory, as ReuseFreedMemoryHook does '
+        'in training); off: glibc\'s defaults')
     parser.add_argument('--gt', default=DEFAULT_GT,
                         help='official ActivityNet ground truth (eval)')
     parser.add_argument('--eval-videos', type=int,
@@ -884,6 +894,8 @@ def run_worker(args, worker, setting, scratch, failures):
             cmd += ['--' + flag.replace('_', '-'), str(getattr(args, flag))]
     if args.tiny:
         cmd.append('--tiny')
+    if args.reuse_freed_memory:
+        cmd.append('--reuse-freed-memory')
     for checkpoint in args.demo_checkpoint:
         cmd += ['--demo-checkpoint', checkpoint]
     env = dict(os.environ)
@@ -1095,6 +1107,11 @@ def main(argv=None):
     if args.worker:
         if args.threads:
             torch.set_num_threads(args.threads)
+        if (args.reuse_freed_memory
+                and torch.device(args.device).type == 'cpu'):
+            from rcl_mm.utils import reuse_freed_memory
+            if not reuse_freed_memory():
+                sys.exit('--reuse-freed-memory: not a glibc process')
         if args.worker.startswith('op:'):
             op_worker(args)
         elif args.worker.startswith('demo:'):
@@ -1211,7 +1228,10 @@ def main(argv=None):
     m = report['machine']
     print(f'{m["device_name"]}, {m["cpus_usable"]} CPUs usable, torch '
           f'{m["torch"]}, {m["torch_threads"]} threads, '
-          f'amp {args.amp}, {report["date"]}')
+          f'amp {args.amp}, '
+          + ('freed memory reused, '
+             if args.reuse_freed_memory and device.type == 'cpu' else '')
+          + report['date'])
     report['targets'] = verdicts
     for failure in failures:
         print(f'FAILED: {failure["worker"]} ({failure["setting"]}), exit '
