@@ -19,9 +19,11 @@ def reuse_freed_memory() -> bool:
     them) is page-faulted in again, one zeroed 4 KiB page at a time: about
     246,000 minor faults per ANet BMN step on two cores. Here large blocks
     come from the heap and the heap is not trimmed, so later steps reuse
-    the pages. Measured on two CPU cores, ANet batch 8: BMN 1.54 -> 1.12 s
-    per step, RCL-BMN 1.81 -> 1.41 s; peak memory 1.22 -> 1.37 GiB and
-    1.46 -> 1.63 GiB (held until the process ends).
+    the pages. Measured on two CPU cores, batch 8 (``benchmark.py --parts
+    train``, without and with ``--reuse-freed-memory``): BMN's step 1.36
+    -> 1.00 s at ANet and 2.58 -> 1.82 s at THUMOS; its peak memory 1.21
+    -> 1.42 GiB and 1.60 -> 2.00 GiB (a freed block is kept whole, so the
+    heap holds more than the live tensors; held until the process ends).
 
     It changes the allocator of the whole process from now on; threads and
     processes forked later inherit it. Outside Linux with glibc it does
