@@ -11,7 +11,7 @@ from mmengine.config import DictAction
 from mmengine.runner import Runner
 
 from rcl_mm.models.localizers.state_dict_check import CheckpointMismatchError
-from rcl_mm.utils.launch import prepare_config
+from rcl_mm.utils.launch import end_distributed, prepare_config
 
 
 def parse_args():
@@ -88,3 +88,4 @@ def main():
 
 if __name__ == '__main__':
     main()
+    end_distributed()

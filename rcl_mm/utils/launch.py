@@ -1,5 +1,6 @@
 # Copyright (c) rcl_mm contributors. All rights reserved.
 """What tools/train.py and tools/test.py share: config set-up and launch."""
+import gc
 import os
 import os.path as osp
 from typing import Optional
@@ -92,3 +93,18 @@ def _init_cpu_distributed(cfg: Config) -> None:
     # One process per core is enough work for each.
     torch.set_num_threads(max(1, (os.cpu_count() or 1) //
                               int(os.environ.get('WORLD_SIZE', 1))))
+
+
+def end_distributed() -> None:
+    """Destroy the default process group, if one was started.
+
+    tools/train.py and tools/test.py call it after their ``main`` returns,
+    when the Runner is gone. DDP's model keeps the process group alive
+    (in reference cycles, hence the collection here); a gloo group whose
+    threads are still running when the interpreter exits aborts the
+    process (``terminate called without an active exception``) after its
+    work is done, now and then, and fails the whole torchrun job.
+    """
+    gc.collect()
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
