@@ -41,14 +41,17 @@ print(applied, min(default), max(reused))
                     reason='glibc only')
 def test_freed_memory_is_reused_without_page_faults():
     """glibc maps a 64 MiB block afresh at each allocation (16,384 pages
-    faulted in); once freed memory is kept, the same allocation faults in
-    nothing. Run in a child: the setting holds for the whole process."""
+    faulted in here); once freed memory is kept, the same allocation
+    faults in next to nothing. Run in a child: the setting holds for the
+    whole process."""
     out = subprocess.run([sys.executable, '-c', PROBE], capture_output=True,
                          text=True, check=True).stdout.split()
     applied, default, reused = out[0], int(out[1]), int(out[2])
     assert applied == 'True'
-    assert default >= 16384
-    assert reused < 100
+    # 16,384 pages of 4 KiB (fewer where transparent huge pages back the
+    # block: 32 of 2 MiB).
+    assert default >= 32
+    assert reused * 100 <= default
 
 
 @pytest.mark.parametrize('device, called', [('cpu', True), ('meta', False)])
