@@ -41,19 +41,29 @@ def _channels_last(x: Tensor) -> bool:
             and x.is_contiguous(memory_format=torch.channels_last))
 
 
+def _cols_product(x: Tensor, cols: Tensor, channels_last: bool) -> Tensor:
+    """``x[b, c] @ cols.T`` for every batch element and channel of a
+    B x C x H x W map, as the left operand of the row product:
+    ``B x H x (w * C)`` in the channels-last layout (``x`` read as
+    B x H x W x C, no copy of a channels-last map), ``(B * C) x H x w``
+    otherwise."""
+    batch, channels, height, width = x.shape
+    if channels_last:
+        return torch.matmul(cols, x.permute(0, 2, 3, 1)).reshape(
+            batch, height, -1)
+    return torch.matmul(x.reshape(batch * channels, height, width),
+                        cols.t())
+
+
 def _separable(x: Tensor, rows: Tensor, cols: Tensor) -> Tensor:
     """``rows @ x[b, c] @ cols.T`` for every batch element and channel of
-    a B x C x H x W map, read and written in its own layout (no copy of
-    a channels-last map into the other)."""
+    a B x C x H x W map, read and written in its own layout."""
     batch, channels = x.shape[:2]
-    if _channels_last(x):
-        hwc = x.permute(0, 2, 3, 1)
-        out = torch.matmul(cols, hwc).reshape(batch, hwc.size(1), -1)
-        return torch.matmul(rows, out).view(
-            batch, rows.size(0), cols.size(0), channels).permute(0, 3, 1, 2)
-    out = torch.matmul(
-        rows, torch.matmul(x.reshape(batch * channels, *x.shape[2:]),
-                           cols.t()))
+    channels_last = _channels_last(x)
+    out = torch.matmul(rows, _cols_product(x, cols, channels_last))
+    if channels_last:
+        return out.view(batch, rows.size(0), cols.size(0),
+                        channels).permute(0, 3, 1, 2)
     return out.view(batch, channels, rows.size(0), cols.size(0))
 
 
@@ -62,16 +72,13 @@ def _add_separable_(out: Tensor, x: Tensor, rows: Tensor,
     """``out += _separable(x, rows, cols)`` in place, in ``out``'s
     layout, the row product accumulating into ``out`` directly."""
     batch, channels, height, width = out.shape
-    if _channels_last(out):
-        hwc = x.permute(0, 2, 3, 1)
-        spread = torch.matmul(cols, hwc).reshape(batch, hwc.size(1), -1)
-        out.permute(0, 2, 3, 1).view(batch, height, -1).baddbmm_(
-            rows.expand(batch, -1, -1), spread)
+    channels_last = _channels_last(out)
+    spread = _cols_product(x, cols, channels_last)
+    if channels_last:
+        target = out.permute(0, 2, 3, 1).view(batch, height, -1)
     else:
-        spread = torch.matmul(x.reshape(batch * channels, *x.shape[2:]),
-                              cols.t())
-        out.view(batch * channels, height, width).baddbmm_(
-            rows.expand(batch * channels, -1, -1), spread)
+        target = out.view(batch * channels, height, width)
+    target.baddbmm_(rows.expand(spread.size(0), -1, -1), spread)
     return out
 
 
