@@ -231,17 +231,17 @@ def count_flops(model: nn.Module, inputs: Tensor,
             handles.append(module.register_forward_hook(rrm_hook))
     wrapped = []
     for module in model.modules():
-        # Methods set on the instance before (e.g. by a test) come back.
-        own = dict(vars(module))
         if isinstance(module, RCLHead):
-            names = _count_head_calls(
-                module, lambda value, m=module: add(m, value))
-            wrapped.append((module, names, own))
+            wrap, counted_as = _count_head_calls, module
         elif isinstance(getattr(module, 'head', None),
                         RCLHead) and hasattr(module, 'read_features'):
-            names = _count_shared_reads(
-                module, lambda value, m=module.head: add(m, value))
-            wrapped.append((module, names, own))
+            wrap, counted_as = _count_shared_reads, module.head
+        else:
+            continue
+        # Methods set on the instance before (e.g. by a test) come back.
+        own = dict(vars(module))
+        names = wrap(module, lambda value, m=counted_as: add(m, value))
+        wrapped.append((module, names, own))
     try:
         model(inputs, **forward_kwargs)
     finally:
