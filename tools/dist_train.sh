@@ -11,9 +11,11 @@ NODE_RANK="${NODE_RANK:-0}"
 PORT="${PORT:-29500}"
 MASTER_ADDR="${MASTER_ADDR:-127.0.0.1}"
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# The interpreter: $PYTHON, else python, else python3.
+PYTHON="${PYTHON:-$(command -v python || command -v python3)}"
 
 PYTHONPATH="${SCRIPT_DIR}/..${PYTHONPATH:+:${PYTHONPATH}}" \
-python -m torch.distributed.run \
+"${PYTHON}" -m torch.distributed.run \
     --nnodes="${NNODES}" \
     --node_rank="${NODE_RANK}" \
     --master_addr="${MASTER_ADDR}" \

@@ -16,10 +16,12 @@
   rebuilt by :func:`rebuild_history_buffer`.
 """
 import copyreg
+import importlib.metadata
 import importlib.util
 import sys
 import types
 import warnings
+from typing import Optional
 
 import numpy as np
 import torch
@@ -38,12 +40,52 @@ class _MissingDRN:
             'of mmaction.models imports.')
 
 
+def multimodal_importable(transformers_version: Optional[str]) -> bool:
+    """Whether mmaction2 1.2.0's multimodal models import with this
+    transformers (``None``: not installed).
+
+    mmaction2 imports them whenever transformers >= 4.28 is installed, and
+    they fail to import with the transformers 5 releases, which removed
+    the APIs they use.
+    """
+    if transformers_version is None:
+        return False
+    major = transformers_version.split('.', 1)[0]
+    return not (major.isdigit() and int(major) >= 5)
+
+
+def skip_incompatible_multimodal() -> bool:
+    """Keep ``import mmaction.models`` from importing mmaction2's
+    multimodal models where the installed transformers breaks them
+    (:func:`multimodal_importable`); they stay registered as placeholders
+    that ask for a compatible transformers.
+
+    Returns:
+        bool: True if mmaction2's ``WITH_MULTIMODAL`` was switched off.
+    """
+    try:
+        version = importlib.metadata.version('transformers')
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    if multimodal_importable(version):
+        return False
+    from mmaction.utils import dependency
+    if not dependency.WITH_MULTIMODAL or 'mmaction.models' in sys.modules:
+        return False
+    dependency.WITH_MULTIMODAL = False
+    return True
+
+
 def patch_missing_drn() -> bool:
-    """Put a placeholder ``drn`` package in ``sys.modules`` if it is missing.
+    """Make ``import mmaction.models`` work: put a placeholder ``drn``
+    package in ``sys.modules`` if it is missing (and skip mmaction2's
+    multimodal models where transformers breaks them,
+    :func:`skip_incompatible_multimodal`).
 
     Returns:
         bool: True if the placeholder was installed.
     """
+    skip_incompatible_multimodal()
     if _DRN_MODULE in sys.modules:
         return False
     try:

@@ -11,6 +11,10 @@ from mmaction.models import BMN as MMBMN  # noqa: E402,I001
 from mmaction.models import BMNLoss as MMBMNLoss  # noqa: E402
 from rcl_mm.models import BMN, BMNLoss  # noqa: E402
 from rcl_mm.utils import convert_mmaction2_bmn  # noqa: E402
+from devices import DEVICES  # noqa: E402
+
+# Float32 parity on CUDA needs cuDNN and cuBLAS without TF32.
+pytestmark = pytest.mark.usefixtures('exact_float32')
 
 TINY = dict(
     temporal_dim=16,
@@ -27,17 +31,17 @@ TINY = dict(
     hidden_dim_3d=24)
 
 
-def make_pair(**overrides):
-    """An mmaction2 BMN and ours with the same weights."""
+def make_pair(device='cpu', **overrides):
+    """An mmaction2 BMN and ours with the same weights, on ``device``."""
     torch.manual_seed(0)
     kwargs = dict(TINY, **overrides)
     reference = MMBMN(**kwargs)
     ours = BMN(**kwargs)
     ours.load_state_dict(convert_mmaction2_bmn(reference.state_dict()))
-    return reference.eval(), ours.eval()
+    return reference.to(device).eval(), ours.to(device).eval()
 
 
-def make_samples(batch, seed=0, with_meta=True):
+def make_samples(batch, seed=0, with_meta=True, device='cpu'):
     gen = torch.Generator().manual_seed(seed)
     samples = []
     for i in range(batch):
@@ -47,7 +51,7 @@ def make_samples(batch, seed=0, with_meta=True):
             max=1.0)
         sample = ActionDataSample()
         sample.gt_instances = InstanceData(
-            gt_bbox=torch.stack([start, end], 1))
+            gt_bbox=torch.stack([start, end], 1).to(device))
         if with_meta:
             sample.set_metainfo(
                 dict(video_name=f'v_video{i}', duration_second=100.0 + i,
@@ -61,10 +65,13 @@ def relative_error(a, b):
     return float((a - b).abs().max() / b.abs().max())
 
 
+@pytest.mark.parametrize('device', DEVICES)
 @pytest.mark.parametrize('batch', [1, 3])
-def test_tensor_mode_equals_mmaction2(batch):
-    reference, ours = make_pair()
-    inputs = list(torch.randn(batch, TINY['feat_dim'], TINY['temporal_dim']))
+def test_tensor_mode_equals_mmaction2(batch, device):
+    reference, ours = make_pair(device)
+    inputs = list(
+        torch.randn(batch, TINY['feat_dim'], TINY['temporal_dim'],
+                    device=device))
     with torch.no_grad():
         expected = reference(inputs, None, mode='tensor')
         actual = ours(inputs, None, mode='tensor')
@@ -74,7 +81,8 @@ def test_tensor_mode_equals_mmaction2(batch):
         assert relative_error(got, want) <= 1e-5
 
 
-def test_paper_size_bm_layer_equals_mmaction2():
+@pytest.mark.parametrize('device', DEVICES)
+def test_paper_size_bm_layer_equals_mmaction2(device):
     """T = 100, N = 32 as in the paper: the fused BM layer is exact."""
     torch.manual_seed(0)
     reference = MMBMN(
@@ -84,7 +92,8 @@ def test_paper_size_bm_layer_equals_mmaction2():
         **dict(TINY, temporal_dim=100, num_samples=32, feat_dim=8,
                hidden_dim_1d=8, hidden_dim_3d=8, hidden_dim_2d=4))
     ours.load_state_dict(convert_mmaction2_bmn(reference.state_dict()))
-    feat = torch.randn(2, 8, 100)
+    reference, ours = reference.to(device), ours.to(device)
+    feat = torch.randn(2, 8, 100, device=device)
     with torch.no_grad():
         dense = reference.x_3d_p(
             reference._boundary_matching_layer(feat)).squeeze(2)
@@ -104,12 +113,14 @@ def test_converter_rejects_other_models():
         convert_mmaction2_bmn({'backbone.conv1.weight': torch.zeros(1)})
 
 
-def test_loss_equals_mmaction2_and_is_logged_by_part():
-    reference, ours = make_pair()
+@pytest.mark.parametrize('device', DEVICES)
+def test_loss_equals_mmaction2_and_is_logged_by_part(device):
+    reference, ours = make_pair(device)
     reference.train()
     ours.train()
-    samples = make_samples(3)
-    inputs = list(torch.randn(3, TINY['feat_dim'], TINY['temporal_dim']))
+    samples = make_samples(3, device=device)
+    inputs = list(
+        torch.randn(3, TINY['feat_dim'], TINY['temporal_dim'], device=device))
     torch.manual_seed(123)
     expected = reference(inputs, samples, mode='loss')['loss']
     torch.manual_seed(123)
@@ -165,12 +176,17 @@ def test_map_loss_scores_several_maps_as_proposal_loss_does():
         torch.testing.assert_close(got['loss_pem_cls'], cls)
 
 
-def test_predict_equals_mmaction2_for_every_video():
-    reference, ours = make_pair()
+@pytest.mark.parametrize('device', DEVICES)
+def test_predict_equals_mmaction2_for_every_video(device):
+    """Ours on ``device`` against mmaction2's on the CPU (its
+    post-processing is numpy)."""
+    reference, ours = make_pair(device)
+    reference.cpu()
     samples = make_samples(3)
     inputs = list(torch.randn(3, TINY['feat_dim'], TINY['temporal_dim']))
     with torch.no_grad():
-        results = ours(inputs, samples, mode='predict')
+        results = ours([x.to(device) for x in inputs], samples,
+                       mode='predict')
         for i in range(3):
             expected = reference([inputs[i]], [samples[i]],
                                  mode='predict')[0]['proposal_list']

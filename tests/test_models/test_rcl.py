@@ -17,6 +17,7 @@ from rcl_mm.models import (BMNBackbone, RCLHead, RCLLocalizer,  # noqa: E402
 from rcl_mm.models.task_modules import grid_segments  # noqa: E402
 from rcl_mm.registry import MODELS  # noqa: E402
 from rcl_mm.utils import convert_mmaction2_bmn  # noqa: E402
+from devices import requires_cuda  # noqa: E402
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 T, D, C_IN = 16, 12, 12
@@ -395,6 +396,50 @@ def test_dense_car_align_gives_the_same_losses_and_gradients():
                               make_samples(3))
     with pytest.raises(ValueError, match='car_align_impl'):
         BMNBackbone(feat_dim=C_IN, temporal_dim=T, car_align_impl='cuda')
+
+
+@requires_cuda
+@pytest.mark.usefixtures('exact_float32')
+@pytest.mark.parametrize('impl', ['gather', 'dense', 'triton'])
+@pytest.mark.parametrize('mode', ['nearest', 'exact'])
+def test_cuda_equals_cpu(impl, mode):
+    """On CUDA, with each CARAlign impl: the tensor outputs equal the
+    CPU's, and so do the loss parts that take no random draw (CPU and
+    CUDA draw different numbers from one seed). Which parts those are is
+    found on the CPU: they stay put under another seed."""
+    model = tiny_model(mode=mode)
+    model.backbone.car_align_impl = impl
+    randomize(model)
+    inputs, samples = torch.randn(3, C_IN, T), make_samples(3)
+    with torch.no_grad():
+        cpu_out = model.eval()(inputs, samples, mode='tensor')
+    model.train()
+    cpu_losses = []
+    for seed in (5, 6):
+        torch.manual_seed(seed)
+        with torch.no_grad():
+            cpu_losses.append(model(inputs, samples, mode='loss'))
+    fixed = {k for k, v in cpu_losses[0].items()
+             if torch.equal(v, cpu_losses[1][k])}
+    assert {'loss_tem_start', 'loss_tem_end', 'loss_pem_cls'} <= fixed
+
+    model.cuda()
+    for sample in samples:
+        sample.gt_instances = sample.gt_instances.to('cuda')
+    with torch.no_grad():
+        cuda_out = model.eval()(inputs.cuda(), samples, mode='tensor')
+    for got, want in zip(cuda_out, cpu_out):
+        assert got.is_cuda
+        torch.testing.assert_close(got.cpu(), want, rtol=1e-4, atol=1e-5)
+    torch.manual_seed(5)
+    losses = model.train()(inputs.cuda(), samples, mode='loss')
+    assert set(losses) == set(cpu_losses[0])
+    for name in fixed:
+        torch.testing.assert_close(losses[name].cpu(), cpu_losses[0][name],
+                                   rtol=1e-4, atol=1e-6)
+    sum(losses.values()).backward()
+    for name, param in model.named_parameters():
+        assert param.grad is None or torch.isfinite(param.grad).all(), name
 
 
 @pytest.mark.parametrize('stride', [2, 5])

@@ -15,9 +15,12 @@ TRITON_DEVICES = [
             not interpreted(), reason='needs TRITON_INTERPRET=1')),
     pytest.param(
         'cuda',
-        marks=pytest.mark.skipif(
-            not torch.cuda.is_available() or interpreted(),
-            reason='needs CUDA and compiled kernels')),
+        marks=[
+            pytest.mark.cuda,
+            pytest.mark.skipif(
+                not torch.cuda.is_available() or interpreted(),
+                reason='needs CUDA and compiled kernels')
+        ]),
 ]
 
 

@@ -18,32 +18,14 @@ from mmaction.models.localizers.bmn import BMN  # noqa: E402
 # The submodule, not the function of the same name that rcl_mm.ops exports.
 car_align_module = sys.modules['rcl_mm.ops.car_align']
 
+from devices import DEVICES  # noqa: E402
 from ops_helpers import (assert_equals_gather,  # noqa: E402
                          assert_gradcheck_and_bfloat16)
 
-DEVICES = [
-    'cpu',
-    pytest.param(
-        'cuda',
-        marks=pytest.mark.skipif(
-            not torch.cuda.is_available(), reason='needs CUDA')),
-]
 
 
-@pytest.fixture(autouse=True)
-def full_float32_precision():
-    """Keep cuDNN and cuBLAS from rounding float32 through TF32.
-
-    cuDNN convolutions may use TF32 by default, which puts errors of about
-    1e-3 into the conv3d references on CUDA; the parity tests check 1e-5.
-    """
-    saved = (torch.backends.cudnn.allow_tf32,
-             torch.backends.cuda.matmul.allow_tf32)
-    torch.backends.cudnn.allow_tf32 = False
-    torch.backends.cuda.matmul.allow_tf32 = False
-    yield
-    (torch.backends.cudnn.allow_tf32,
-     torch.backends.cuda.matmul.allow_tf32) = saved
+# Float32 parity on CUDA needs cuDNN and cuBLAS without TF32.
+pytestmark = pytest.mark.usefixtures('exact_float32')
 
 
 # One channel whose features are powers of ten, so that each expected value

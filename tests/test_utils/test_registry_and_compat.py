@@ -1,7 +1,11 @@
 # Copyright (c) rcl_mm contributors. All rights reserved.
 """Registries under scope rcl_mm, and the fixes import rcl_mm applies."""
 import io
+import os
+import os.path as osp
 import pickle
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -12,6 +16,9 @@ from mmengine.registry import DefaultScope
 import rcl_mm
 from mmaction.registry import MODELS as MMACTION_MODELS  # noqa: I001
 from rcl_mm import registry
+from rcl_mm.utils.compat import multimodal_importable
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 @pytest.mark.parametrize('name', [
@@ -73,3 +80,29 @@ def test_weights_only_still_refuses_arbitrary_calls():
     stream.seek(0)
     with pytest.raises(pickle.UnpicklingError):
         torch.load(stream, weights_only=True)
+
+
+@pytest.mark.parametrize('version, importable', [
+    ('4.46.3', True), ('4.28.0', True), ('5.0.0', False), ('5.17.0', False),
+    ('10.1', False), ('4.57.0.dev0', True), (None, False)])
+def test_multimodal_importable_by_transformers_version(version, importable):
+    assert multimodal_importable(version) is importable
+
+
+def test_mmaction_models_import_with_transformers_5(tmp_path):
+    """A transformers 5 in the environment (a stand-in distribution):
+    ``import rcl_mm`` keeps mmaction2's multimodal models from importing,
+    so ``mmaction.models`` imports; they stay placeholders."""
+    dist = tmp_path / 'transformers-5.17.0.dist-info'
+    dist.mkdir()
+    (dist / 'METADATA').write_text(
+        'Metadata-Version: 2.1\nName: transformers\nVersion: 5.17.0\n')
+    code = ('import rcl_mm, mmaction.models\n'
+            'from mmaction.utils import dependency\n'
+            'print(dependency.WITH_MULTIMODAL)\n')
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [str(tmp_path), ROOT] + [os.environ.get('PYTHONPATH', '')]))
+    proc = subprocess.run([sys.executable, '-c', code], env=env,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().splitlines()[-1] == 'False'

@@ -286,16 +286,9 @@ def machine_info(device):
 
 # --------------------------------------------------------------- models --
 def mmaction2_bmn_class():
-    """mmaction2's ``BMN`` class, importable whatever transformers is.
-
-    ``mmaction.models`` imports its multimodal (VindLU) models whenever
-    transformers >= 4.28 is installed, and they fail to import with the
-    transformers 5 releases; the benchmark needs none of them.
-    """
-    import rcl_mm  # noqa: F401  (provides mmaction2's missing module)
-    if 'mmaction.models' not in sys.modules:
-        from mmaction.utils import dependency
-        dependency.WITH_MULTIMODAL = False
+    """mmaction2's ``BMN`` class (``import rcl_mm`` makes
+    ``mmaction.models`` importable whatever transformers is)."""
+    import rcl_mm  # noqa: F401
     from mmaction.models import BMN
     return BMN
 

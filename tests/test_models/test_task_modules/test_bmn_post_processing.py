@@ -227,6 +227,7 @@ def test_bmn_post_process_batch_independent():
         assert torch.equal(alone, together[b])
 
 
+@pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA')
 def test_bmn_post_process_cuda():
     gen = torch.Generator().manual_seed(2)

@@ -124,6 +124,7 @@ def test_bmn_targets_without_gts():
     assert start.shape == end.shape == (3, 8)
 
 
+@pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA')
 def test_bmn_targets_cuda():
     padded, valid = pad_segments(_random_gts(6, seed=5))
