@@ -33,8 +33,11 @@ from rcl_mm.ops.triton_utils import check_device
 @triton.jit
 def _soft_nms_picks(score_ptr, start_ptr, end_ptr, width_ptr, thresh_ptr,
                     valid_ptr, out_score_ptr, out_index_ptr, num_k,
-                    num_picks, neg_alpha, BLOCK_K: tl.constexpr):
+                    num_picks, neg_alpha_ptr, BLOCK_K: tl.constexpr):
     video = tl.program_id(0).to(tl.int64)
+    # -alpha from memory in the scores' dtype: a Python float argument
+    # would reach the kernel as a float32 scalar, 1e-8 off in float64.
+    neg_alpha = tl.load(neg_alpha_ptr)
     offs = tl.arange(0, BLOCK_K)
     in_row = offs < num_k
     row = video * num_k
@@ -112,5 +115,7 @@ def soft_nms_picks(scores: Tensor, seg_start: Tensor, seg_end: Tensor,
         scores.contiguous(), seg_start.contiguous(), seg_end.contiguous(),
         width.contiguous(), thresh.contiguous(),
         valid.to(torch.int8).contiguous(), pick_scores, pick_index, num_k,
-        num_picks, -float(alpha), **launch_options(num_k))
+        num_picks, torch.full((1, ), -float(alpha), dtype=scores.dtype,
+                              device=scores.device),
+        **launch_options(num_k))
     return pick_scores, pick_index.long()

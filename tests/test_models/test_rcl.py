@@ -407,8 +407,7 @@ def test_cuda_equals_cpu(impl, mode):
     CPU's, and so do the loss parts that take no random draw (CPU and
     CUDA draw different numbers from one seed). Which parts those are is
     found on the CPU: they stay put under another seed."""
-    model = tiny_model(mode=mode)
-    model.backbone.car_align_impl = impl
+    model = tiny_model(mode=mode)  # the CPU runs impl='gather'
     randomize(model)
     inputs, samples = torch.randn(3, C_IN, T), make_samples(3)
     with torch.no_grad():
@@ -424,6 +423,7 @@ def test_cuda_equals_cpu(impl, mode):
     assert {'loss_tem_start', 'loss_tem_end', 'loss_pem_cls'} <= fixed
 
     model.cuda()
+    model.backbone.car_align_impl = impl
     for sample in samples:
         sample.gt_instances = sample.gt_instances.to('cuda')
     with torch.no_grad():

@@ -79,7 +79,8 @@ for num_k in (300, 1511, 8192):
         dict(score_ptr='*fp64', start_ptr='*fp64', end_ptr='*fp64',
              width_ptr='*fp64', thresh_ptr='*fp64', valid_ptr='*i8',
              out_score_ptr='*fp64', out_index_ptr='*i32', num_k='i32',
-             num_picks='i32', neg_alpha='fp64', BLOCK_K='constexpr'),
+             num_picks='i32', neg_alpha_ptr='*fp64',
+             BLOCK_K='constexpr'),
         dict(BLOCK_K=options['BLOCK_K']), num_warps=options['num_warps'])
 print('USAGE ' + json.dumps(results))
 '''
