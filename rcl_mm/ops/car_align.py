@@ -79,7 +79,7 @@ from torch.autograd.function import once_differentiable
 _TILE_BYTES = 1 << 20
 _MIN_TILE = 32
 _MAX_TILE = 128
-IMPLS = ('gather', 'dense', 'triton')
+IMPLS = ('auto', 'gather', 'dense', 'triton')
 
 
 def car_align_sampling(segments: Tensor,
@@ -345,6 +345,47 @@ class _TapSum(Function):
         return None, grad, None
 
 
+def resolve_impl(impl: str, device: torch.device) -> str:
+    """The CARAlign impl that ``impl`` names on ``device``.
+
+    ``'auto'``: ``'dense'`` on CUDA (an ANet BMN training step at batch 8
+    in bf16 on an H200: gather 21.3 ms, Triton 14.9 ms, dense 11.0 ms;
+    docs/benchmark.md), ``'gather'`` elsewhere (the CPU's fast path).
+    """
+    if impl not in IMPLS:
+        raise ValueError(f'impl must be one of {IMPLS}, got {impl!r}')
+    if impl != 'auto':
+        return impl
+    return 'dense' if torch.device(device).type == 'cuda' else 'gather'
+
+
+def dense_sampling_matrix(index: Tensor, weight: Tensor,
+                          temporal_dim: int) -> Tensor:
+    """A shared plan as the matrix of the projected dense path.
+
+    For a plan that does not change between calls (BMN's grid), so that
+    ``impl='dense'`` need not merge, sort and scatter its taps at every
+    call (:func:`car_align_with_sampling`'s ``dense_matrix``).
+
+    Args:
+        index (Tensor): ``(K, N, P)`` plan indices.
+        weight (Tensor): ``(K, N, P)`` plan weights.
+        temporal_dim (int): ``T`` of the features the plan reads.
+
+    Returns:
+        Tensor: ``(K, T * N)``, at least float32: ``A[k, t * N + n]`` the
+        merged weight of snippet ``t`` in bin ``n`` of segment ``k``.
+    """
+    if index.dim() != 3 or index.shape != weight.shape:
+        raise ValueError('index and weight must be one (K, N, P) shape, got '
+                         f'{tuple(index.shape)} and {tuple(weight.shape)}')
+    num_bins = index.size(1)
+    index, weight = _merge_bins(index[None], weight[None])
+    rows, weight = _bags(index, weight, True)
+    return _dense_plan(rows, weight, temporal_dim * num_bins,
+                       weight.dtype)[0]
+
+
 def _batched_plan(x: Tensor, index: Tensor,
                   weight: Tensor) -> Tuple[Tensor, Tensor]:
     """Check a plan against ``x``; return it as ``(M, K, N, P)``, M = 1/B."""
@@ -370,7 +411,10 @@ def _batched_plan(x: Tensor, index: Tensor,
         raise ValueError('index and weight must have one shape, got '
                          f'{tuple(index.shape)} and {tuple(weight.shape)}')
     temporal_dim = x.size(2)
-    if index.numel():
+    # On the CPU the range is checked here; on a GPU the check would stop
+    # the host at every call (the gather and scatter kernels assert the
+    # range themselves).
+    if index.numel() and index.device.type == 'cpu':
         low, high = torch.aminmax(index)
         if low < 0 or high >= temporal_dim:
             raise IndexError(f'sampling index outside [0, {temporal_dim - 1}]'
@@ -457,12 +501,34 @@ def _car_align_triton(x: Tensor, index: Tensor, weight: Tensor,
                               *_bags(index, weight, True), channels_last)
 
 
+def _dense_product(matrix: Tensor, table: Tensor,
+                   channels_last: bool) -> Tensor:
+    """The projected dense path's product: ``(M, K, R)`` matrix times the
+    ``(B, R, O)`` table; ``(B, K, O)``, or ``(B, O, K)``."""
+    batch, num_rows, out_channels = table.shape
+    num_segments = matrix.size(1)
+    if matrix.size(0) == 1:
+        # One plan: Z as R x (B * O), so one matrix product serves the
+        # whole batch without copying the matrix B times.
+        table = table.transpose(0, 1).reshape(num_rows,
+                                              batch * out_channels)
+        out = torch.matmul(matrix[0], table).view(num_segments, batch,
+                                                  out_channels)
+        out = out.transpose(0, 1)  # B x K x O
+    else:
+        out = torch.bmm(matrix, table)
+    if channels_last:
+        return out.contiguous()
+    return out.permute(0, 2, 1).contiguous()
+
+
 def car_align_with_sampling(x: Tensor,
                             index: Tensor,
                             weight: Tensor,
                             proj_weight: Optional[Tensor] = None,
                             channels_last: bool = False,
-                            impl: str = 'gather') -> Tensor:
+                            impl: str = 'gather',
+                            dense_matrix: Optional[Tensor] = None) -> Tensor:
     """Sample segment features with a precomputed plan.
 
     Args:
@@ -493,7 +559,13 @@ def car_align_with_sampling(x: Tensor,
             first use, so the ``triton`` package is needed only then),
             which sum the unmerged plan directly, the backward pass from
             the taps sorted by row, without atomics. All give the same
-            values up to rounding.
+            values up to rounding. ``'auto'``: ``'dense'`` on CUDA,
+            ``'gather'`` elsewhere (:func:`resolve_impl`).
+        dense_matrix (Tensor, optional): The shared plan's
+            :func:`dense_sampling_matrix`, ``(K, T * N)``, used by the
+            projected dense path instead of building it from the plan
+            (which must then be the one it was made from). Defaults to
+            None.
 
     Returns:
         Tensor: ``(B, C, N, K)`` sampled features, or ``(B, O, K)`` when
@@ -504,9 +576,15 @@ def car_align_with_sampling(x: Tensor,
     if channels_last and proj_weight is None:
         raise ValueError('channels_last needs proj_weight: the unprojected '
                          'result is (B, C, N, K).')
-    if impl not in IMPLS:
-        raise ValueError(f'impl must be one of {IMPLS}, got {impl!r}')
+    impl = resolve_impl(impl, x.device)
     index, weight = _batched_plan(x, index, weight)
+    if (impl == 'dense' and dense_matrix is not None
+            and proj_weight is not None and index.size(0) == 1):
+        proj_weight = _check_projection(proj_weight, x.size(1),
+                                        index.size(2))
+        table = _projected_table(x.transpose(1, 2), proj_weight)
+        return _dense_product(
+            dense_matrix.to(table.dtype)[None], table, channels_last)
     if impl == 'triton':
         return _car_align_triton(x, index, weight, proj_weight,
                                  channels_last)
@@ -536,19 +614,7 @@ def car_align_with_sampling(x: Tensor,
     if impl == 'dense':
         table = _projected_table(xt, proj_weight)
         matrix = _dense_plan(rows, weight, num_rows, table.dtype)
-        if num_plans == 1:
-            # One plan: Z as (T * N) x (B * O), so one matrix product
-            # serves the whole batch without copying the matrix B times.
-            table = table.transpose(0, 1).reshape(num_rows,
-                                                  batch * out_channels)
-            out = torch.matmul(matrix[0], table).view(
-                num_segments, batch, out_channels)
-            out = out.transpose(0, 1)  # B x K x O
-        else:
-            out = torch.bmm(matrix, table)
-        if channels_last:
-            return out.contiguous()
-        return out.permute(0, 2, 1).contiguous()
+        return _dense_product(matrix, table, channels_last)
     plans = _bag_plans(rows, weight)
     width = _tile_width(out_channels, num_rows, x.dtype, x.device)
     # Tile g of W as C x (N * width), so that one batched matmul gives every

@@ -1,8 +1,17 @@
 # Copyright (c) rcl_mm contributors. All rights reserved.
 """What the Triton kernels share: where they may run."""
+import functools
+import importlib.util
 import os
 
 from torch import Tensor
+
+
+@functools.lru_cache(maxsize=None)
+def triton_available() -> bool:
+    """Whether the ``triton`` package is installed (CUDA builds of torch
+    usually bring it); checked without importing it."""
+    return importlib.util.find_spec('triton') is not None
 
 
 def interpreted() -> bool:

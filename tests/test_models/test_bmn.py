@@ -11,7 +11,7 @@ from mmaction.models import BMN as MMBMN  # noqa: E402,I001
 from mmaction.models import BMNLoss as MMBMNLoss  # noqa: E402
 from rcl_mm.models import BMN, BMNLoss  # noqa: E402
 from rcl_mm.utils import convert_mmaction2_bmn  # noqa: E402
-from devices import DEVICES  # noqa: E402
+from devices import DEVICES, requires_cuda  # noqa: E402
 
 # Float32 parity on CUDA needs cuDNN and cuBLAS without TF32.
 pytestmark = pytest.mark.usefixtures('exact_float32')
@@ -235,3 +235,24 @@ def test_mmaction2_bmn_gets_its_own_loss_in_our_scope():
         inputs = list(torch.randn(2, TINY['feat_dim'], TINY['temporal_dim']))
         losses = theirs(inputs, make_samples(2), mode='loss')
     assert set(losses) == {'loss'} and torch.isfinite(losses['loss'])
+
+
+@requires_cuda
+def test_training_step_on_cuda_makes_no_host_synchronisation():
+    """Forward, loss and backward on CUDA never stop the host to wait for
+    the GPU (with the default impls), so the host queues work ahead, and
+    the step can be captured as a CUDA graph."""
+    _, ours = make_pair('cuda')
+    ours.train()
+    samples = make_samples(3, device='cuda')
+    inputs = list(torch.randn(3, TINY['feat_dim'], TINY['temporal_dim'],
+                              device='cuda'))
+    # Warm-up: the grid's matrix, cuDNN's plans.
+    sum(ours(inputs, samples, mode='loss').values()).backward()
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode('error')
+    try:
+        losses = ours(inputs, samples, mode='loss')
+        sum(losses.values()).backward()
+    finally:
+        torch.cuda.set_sync_debug_mode('default')

@@ -465,3 +465,65 @@ def test_impl_is_checked():
     with pytest.raises(ValueError, match='impl must be one of'):
         CARAlign(impl='sparse')
     assert "impl='dense'" in repr(CARAlign(impl='dense'))
+
+
+@pytest.mark.parametrize('device', DEVICES)
+@pytest.mark.parametrize('channels_last', [False, True])
+def test_dense_matrix_of_a_shared_plan_equals_building_it(device,
+                                                          channels_last):
+    """dense_sampling_matrix, made once and passed as ``dense_matrix``,
+    gives the dense path's values and gradients, and the gather path's."""
+    generator = torch.Generator().manual_seed(6)
+    x = torch.randn(3, 5, 12, generator=generator, dtype=torch.float64)
+    proj = torch.randn(7, 5, 4, generator=generator, dtype=torch.float64)
+    segments = torch.rand(9, 2, generator=generator,
+                          dtype=torch.float64) * 16 - 2
+    x, proj, segments = x.to(device), proj.to(device), segments.to(device)
+    index, weight = car_align_sampling(segments, 12, 4, 3)
+    matrix = car_align_module.dense_sampling_matrix(index, weight, 12)
+    assert matrix.shape == (9, 12 * 4)
+    results = []
+    for impl, dense_matrix in (('gather', None), ('dense', None),
+                               ('dense', matrix)):
+        inputs = [x.clone().requires_grad_(), proj.clone().requires_grad_()]
+        out = car_align_with_sampling(*inputs[:1], index, weight, inputs[1],
+                                      channels_last=channels_last,
+                                      impl=impl, dense_matrix=dense_matrix)
+        probe = torch.linspace(-1, 1, out.numel(), dtype=out.dtype,
+                               device=device).view_as(out)
+        results.append((out, torch.autograd.grad((out * probe).sum(),
+                                                 inputs)))
+    (want, want_grads), _, (got, got_grads) = results
+    torch.testing.assert_close(got, results[1][0], rtol=0, atol=0)
+    torch.testing.assert_close(got, want, rtol=0, atol=1e-12)
+    for g, w in zip(got_grads, want_grads):
+        torch.testing.assert_close(g, w, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize('device, impl, resolved', [
+    ('cpu', 'auto', 'gather'), ('cuda', 'auto', 'dense'),
+    ('cpu', 'triton', 'triton'), ('cuda', 'gather', 'gather')])
+def test_auto_impl_is_the_fastest_measured_on_the_device(device, impl,
+                                                         resolved):
+    assert car_align_module.resolve_impl(impl, torch.device(device)) == \
+        resolved
+    with pytest.raises(ValueError, match='impl must be one of'):
+        car_align_module.resolve_impl('cuda', torch.device(device))
+
+
+def test_bmn_grid_matrix_is_built_once_per_device():
+    from rcl_mm.models import BMNBackbone
+    backbone = BMNBackbone(feat_dim=8, temporal_dim=10, num_samples=4,
+                           hidden_dim_1d=8, hidden_dim_3d=8,
+                           car_align_impl='dense')
+    first = backbone.grid_matrix(torch.device('cpu'))
+    assert backbone.grid_matrix(torch.device('cpu')) is first
+    assert first.shape == (100, 10 * 4) and first.dtype == torch.float32
+    outputs = []
+    for impl in ('dense', 'gather'):
+        backbone.car_align_impl = impl
+        torch.manual_seed(0)
+        outputs.append(backbone(torch.randn(2, 8, 10)))
+    for key in outputs[0]:
+        torch.testing.assert_close(outputs[0][key], outputs[1][key],
+                                   rtol=1e-5, atol=1e-6)

@@ -118,3 +118,18 @@ def test_localizer_test_cfg_selects_the_kernel(device):
         torch.testing.assert_close(got.pred_instances.scores,
                                    want.pred_instances.scores, rtol=1e-13,
                                    atol=0)
+
+
+@pytest.mark.parametrize('device, impl, available, resolved', [
+    ('cpu', 'auto', True, 'torch'), ('cuda', 'auto', True, 'triton'),
+    ('cuda', 'auto', False, 'torch'), ('cpu', 'triton', True, 'triton'),
+    ('cuda', 'torch', True, 'torch')])
+def test_auto_impl(device, impl, available, resolved, monkeypatch):
+    """'auto': the Triton kernel on CUDA where Triton is installed."""
+    from rcl_mm.models.task_modules import post_processing
+    monkeypatch.setattr(post_processing, 'triton_available',
+                        lambda: available)
+    assert post_processing.resolve_soft_nms_impl(
+        impl, torch.device(device)) == resolved
+    with pytest.raises(ValueError, match='soft_nms impl must be one of'):
+        post_processing.resolve_soft_nms_impl('cuda', torch.device(device))

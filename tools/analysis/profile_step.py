@@ -19,7 +19,8 @@ For each model (``--models``, at the ANet setting of
 - ``cuda_graph``: whether the whole static-shape step (forward, loss,
   backward, ``Adam(capturable=True)``) captures as one CUDA graph, and the
   time of a replay if it does (what the step costs with no launch
-  overhead).
+  overhead); in a fresh process per run, since a failed capture leaves
+  the CUDA context unusable.
 
 Usage: python tools/analysis/profile_step.py [--models bmn,rcl_bmn]
        [--impls gather,dense,triton] [--amp bf16] [--out profile.json]
@@ -27,8 +28,10 @@ Usage: python tools/analysis/profile_step.py [--models bmn,rcl_bmn]
 import argparse
 import importlib.util
 import json
+import os
 import os.path as osp
 import statistics
+import subprocess
 import sys
 import time
 import traceback
@@ -73,6 +76,8 @@ def parse_args(argv=None):
                         help='rows of each profile table')
     parser.add_argument('--no-graph', action='store_true',
                         help='skip the CUDA-graph capture')
+    parser.add_argument('--graph-only', action='store_true',
+                        help=argparse.SUPPRESS)
     parser.add_argument('--env-only', action='store_true',
                         help='print and write the versions only')
     parser.add_argument('--out', help='write the report as JSON here')
@@ -265,9 +270,47 @@ def graph_step(model, inputs, samples, amp):
     return graph.replay, None
 
 
+def graph_in_subprocess(args, name, impl):
+    """:func:`graph_worker` in a fresh process: a failed capture leaves
+    the CUDA context unusable, which must not end the other runs."""
+    cmd = [sys.executable, osp.abspath(__file__), '--graph-only',
+           '--models', name, '--impls', impl, '--setting', args.setting,
+           '--amp', args.amp, '--batch', str(args.batch), '--steps',
+           str(args.steps)] + (['--tiny'] if args.tiny else [])
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [ROOT] + [p for p in [os.environ.get('PYTHONPATH')] if p]))
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT,
+                          env=env)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith('GRAPH ')]
+    if not lines:
+        return dict(captured=False, error=f'exit {proc.returncode}: '
+                    f'{proc.stderr[-600:]}')
+    return json.loads(lines[-1][len('GRAPH '):])
+
+
+def graph_worker(args, bench, params):
+    """Capture one model's whole training step; print a GRAPH line."""
+    name, impl = args.models, args.impls
+    model = bench.build_model(name, params).cuda().train()
+    model.backbone.car_align_impl = impl
+    inputs, samples = bench.make_batch(args.batch, params,
+                                       torch.device('cuda'))
+    replay, error = graph_step(model, inputs, samples, args.amp)
+    result = dict(captured=replay is not None, error=error)
+    if replay is not None:
+        times = event_times(replay, args.steps, 2, torch.device('cuda'))
+        result['replay_ms'] = statistics.median(times)
+    print('GRAPH ' + json.dumps(result), flush=True)
+
+
 def main(argv=None):
     args = parse_args(argv)
     bench = load_benchmark()
+    if args.graph_only:
+        params = dict(bench.SETTINGS[args.setting])
+        if args.tiny:
+            params.update(bench.TINY[args.setting])
+        return graph_worker(args, bench, params)
     device = torch.device(args.device)
     if device.type == 'cuda' and not torch.cuda.is_available():
         sys.exit('error: --device cuda: no CUDA device is available here')
@@ -339,14 +382,8 @@ def main(argv=None):
                             k: v for k, v in prof.items() if k != 'table'}
                         print(prof['table'], flush=True)
                 if not args.no_graph and device.type == 'cuda':
-                    replay, error = graph_step(model.train(), inputs,
-                                               samples, args.amp)
-                    run['cuda_graph'] = dict(captured=replay is not None,
-                                             error=error)
-                    if replay is not None:
-                        times = event_times(replay, args.steps, 2, device)
-                        run['cuda_graph']['replay_ms'] = statistics.median(
-                            times)
+                    run['cuda_graph'] = graph_in_subprocess(args, name,
+                                                            impl)
                 print('RUN ' + json.dumps(
                     {k: v for k, v in run.items()
                      if k not in ('profile', 'predict_profile')}),

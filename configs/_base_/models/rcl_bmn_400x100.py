@@ -14,9 +14,10 @@ model = dict(
         num_samples_per_bin=3,
         hidden_dim_1d=256,
         hidden_dim_3d=512,
-        # CARAlign's tap sums: 'gather' (CPU), 'dense' or 'triton' (GPU
-        # candidates, see docs/benchmark.md); the same outputs.
-        car_align_impl='gather'),
+        # CARAlign's tap sums: 'auto' picks the fastest measured on the
+        # device ('dense' on CUDA, 'gather' on the CPU); 'gather', 'dense'
+        # or 'triton' force one (docs/benchmark.md). The same outputs.
+        car_align_impl='auto'),
     head=dict(
         type='RCLHead',
         in_channels=512,
@@ -66,6 +67,6 @@ model = dict(
         soft_nms_high_threshold=0.9,
         top_k=100,
         feature_extraction_interval=16,
-        # 'torch', or 'triton' (CUDA): the whole Soft-NMS loop as one
-        # kernel, the same detections.
-        soft_nms_impl='torch'))
+        # 'auto': 'triton' on CUDA (the whole Soft-NMS loop as one kernel)
+        # where Triton is installed, else 'torch'; the same detections.
+        soft_nms_impl='auto'))

@@ -8,7 +8,8 @@ from mmengine.model import BaseModule
 from torch import Tensor
 
 from rcl_mm.ops import (CAR_ALIGN_IMPLS, car_align, car_align_sampling,
-                        car_align_with_sampling)
+                        car_align_with_sampling, dense_sampling_matrix,
+                        resolve_car_align_impl)
 from rcl_mm.registry import MODELS
 from rcl_mm.utils.typing import OptConfigType
 
@@ -37,10 +38,12 @@ class BMNBackbone(BaseModule):
         num_samples_per_bin (int): Points per bin, S. Defaults to 3.
         hidden_dim_1d (int): Channels of the 1-D features. Defaults to 256.
         hidden_dim_3d (int): Channels of the proposal map. Defaults to 512.
-        car_align_impl (str): How CARAlign sums its taps: ``'gather'``
-            (default; the CPU's fast path), ``'dense'`` (matrix products,
-            for GPUs) or ``'triton'`` (Triton kernels, CUDA only; needs
-            the ``triton`` package), see
+        car_align_impl (str): How CARAlign sums its taps: ``'auto'``
+            (default: ``'dense'`` on CUDA, ``'gather'`` elsewhere, the
+            fastest measured on each), ``'gather'`` (the CPU's fast path),
+            ``'dense'`` (matrix products, for GPUs; the grid's matrix is
+            built once per device) or ``'triton'`` (Triton kernels, CUDA
+            only; needs the ``triton`` package), see
             :func:`rcl_mm.ops.car_align_with_sampling`. Same outputs up to
             rounding.
         init_cfg (dict, optional): Initialisation config. Defaults to None,
@@ -56,7 +59,7 @@ class BMNBackbone(BaseModule):
                  num_samples_per_bin: int = 3,
                  hidden_dim_1d: int = 256,
                  hidden_dim_3d: int = 512,
-                 car_align_impl: str = 'gather',
+                 car_align_impl: str = 'auto',
                  init_cfg: OptConfigType = None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.feat_dim = feat_dim
@@ -115,6 +118,19 @@ class BMNBackbone(BaseModule):
         self.register_buffer('grid_sample_weight', weight.float(),
                              persistent=False)
         self.register_buffer('valid_mask', valid.float(), persistent=False)
+        # The grid plan as the dense path's matrix, per device: built on
+        # first use, since the plan never changes.
+        self._grid_matrices = {}
+
+    def grid_matrix(self, device: torch.device) -> Tensor:
+        """The grid's :func:`~rcl_mm.ops.dense_sampling_matrix` on
+        ``device``, (D * T, T * N) float32, built once per device."""
+        key = str(device)
+        if key not in self._grid_matrices:
+            self._grid_matrices[key] = dense_sampling_matrix(
+                self.grid_sample_index.to(device),
+                self.grid_sample_weight.to(device), self.temporal_dim)
+        return self._grid_matrices[key]
 
     def boundary_matching(self, proposal_feat: Tensor) -> Tensor:
         """The BM layer and 3-D convolution, fused, with ReLU.
@@ -131,10 +147,14 @@ class BMNBackbone(BaseModule):
         # B x (D * T) x O: viewed as B x O x D x T it is a channels-last
         # map, the layout in which the 2-D convolutions after it run
         # fastest on the CPU, with no copy in between.
+        impl = resolve_car_align_impl(self.car_align_impl,
+                                      proposal_feat.device)
         sampled = car_align_with_sampling(
             proposal_feat, self.grid_sample_index,
             self.grid_sample_weight.to(proposal_feat.dtype), weight,
-            channels_last=True, impl=self.car_align_impl)
+            channels_last=True, impl=impl,
+            dense_matrix=self.grid_matrix(proposal_feat.device)
+            if impl == 'dense' else None)
         # In place: the op keeps nothing of its output for its backward.
         out = sampled.add_(self.bm_conv.bias.to(sampled.dtype)).relu_()
         return out.view(batch, self.duration_dim, self.temporal_dim,

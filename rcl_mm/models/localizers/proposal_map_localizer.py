@@ -27,7 +27,7 @@ DEFAULT_TEST_CFG = dict(
     window_top_k=100,
     # 'torch' or 'triton' (one kernel for the whole Soft-NMS loop, CUDA;
     # see rcl_mm.models.task_modules.soft_nms).
-    soft_nms_impl='torch')
+    soft_nms_impl='auto')
 
 #: Metainfo keys that mark a sample as one window of a longer video.
 WINDOW_KEYS = ('window_start', 'valid_length', 'snippet_seconds')
@@ -75,7 +75,7 @@ class ProposalMapLocalizer(BaseModel):
             ``feature_extraction_interval`` (frames per snippet, for
             mmaction2's duration rule), ``window_top_k`` (candidates kept
             per window of windowed data, see :meth:`predict`) and
-            ``soft_nms_impl`` (``'torch'`` or ``'triton'``, see
+            ``soft_nms_impl`` (``'auto'``, ``'torch'`` or ``'triton'``, see
             :func:`soft_nms`). Missing keys take BMN's ActivityNet values.
         data_preprocessor (dict, optional): Defaults to None, mmengine's
             ``BaseDataPreprocessor``.

@@ -39,7 +39,10 @@ def balanced_bce_loss(pred: Tensor,
     positive = (label > threshold).to(pred.dtype)
     if mask is None:
         negative = 1.0 - positive
-        num_entries = torch.tensor(float(label.numel()), device=pred.device)
+        # Filled on the device: a tensor made from a host number would be
+        # a copy that stops the host until the GPU has caught up.
+        num_entries = torch.full((), float(label.numel()),
+                                 device=pred.device)
     else:
         positive = positive * mask
         negative = (1.0 - positive) * mask

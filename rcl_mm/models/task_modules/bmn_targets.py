@@ -108,7 +108,13 @@ def pad_segments(segments: Sequence[Tensor]) -> Tuple[Tensor, Tensor]:
     device = segments[0].device
     segments = [s.reshape(-1, 2) for s in segments]
     padded = pad_sequence(segments, batch_first=True)
-    lengths = torch.tensor([len(s) for s in segments], device=device)
+    lengths = torch.tensor([len(s) for s in segments])
+    if device.type == 'cuda':
+        # From pinned memory the copy is asynchronous: the host does not
+        # wait for the GPU (a pageable copy would).
+        lengths = lengths.pin_memory().to(device, non_blocking=True)
+    else:
+        lengths = lengths.to(device)
     valid = torch.arange(padded.shape[1], device=device) < lengths[:, None]
     return padded, valid
 
