@@ -11,6 +11,11 @@ NODE_RANK="${NODE_RANK:-0}"
 PORT="${PORT:-29500}"
 MASTER_ADDR="${MASTER_ADDR:-127.0.0.1}"
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# torchrun and mmengine would each set these to 1 in every process with a
+# warning per process; the cores are shared out instead (yours win if set).
+THREADS=$(( $(nproc) / GPUS > 0 ? $(nproc) / GPUS : 1 ))
+export OMP_NUM_THREADS="${OMP_NUM_THREADS:-${THREADS}}"
+export MKL_NUM_THREADS="${MKL_NUM_THREADS:-${OMP_NUM_THREADS}}"
 
 PYTHONPATH="${SCRIPT_DIR}/..${PYTHONPATH:+:${PYTHONPATH}}" \
 python -m torch.distributed.run \

@@ -9,6 +9,7 @@ import torch
 import torch.distributed as dist
 from mmengine.config import Config
 
+from rcl_mm.utils.compat import apply_stack_fixes
 from rcl_mm.utils.config_check import check_config_keys
 
 
@@ -34,6 +35,9 @@ def prepare_config(config: str,
             the Runner reads, or an unknown key of our dict options
             (:mod:`rcl_mm.utils.config_check`).
     """
+    # Our tools write atomically and load mmengine checkpoints under
+    # torch >= 2.6 whatever the config (rcl_mm.utils.compat).
+    apply_stack_fixes()
     cfg = Config.fromfile(config)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)

@@ -1,5 +1,5 @@
 # Copyright (c) rcl_mm contributors. All rights reserved.
-"""Registries under scope rcl_mm, and the fixes import rcl_mm applies."""
+"""Registries under scope rcl_mm, and the stack fixes (opt-in)."""
 import io
 import pickle
 
@@ -12,6 +12,7 @@ from mmengine.registry import DefaultScope
 import rcl_mm
 from mmaction.registry import MODELS as MMACTION_MODELS  # noqa: I001
 from rcl_mm import registry
+from rcl_mm.utils.compat import allow_mmengine_checkpoints
 
 
 @pytest.mark.parametrize('name', [
@@ -48,6 +49,8 @@ def test_missing_drn_is_a_placeholder_with_a_clear_error():
 
 
 def test_history_buffer_round_trips_under_weights_only():
+    # What tools/*.py and StackFixesHook apply (not `import rcl_mm`).
+    allow_mmengine_checkpoints()
     buffer = HistoryBuffer([1.0, 2.5], [1, 2], max_length=7)
     stream = io.BytesIO()
     torch.save({'buffer': buffer, 'scalar': np.float64(0.5),
