@@ -95,7 +95,8 @@ def visualize_video(model, inputs, data_sample, out_dir):
         scale = model._video_duration(data_sample.metainfo)
         gt_seconds = (gt.double() * scale).numpy()
     plot_timeline(path, duration=duration, gt_segments=gt_seconds,
-                  detections=dets.numpy(), title=name)
+                  detections=dets.numpy(), video=name,
+                  model=type(model).__name__)
     files.append(path)
     return files
 
