@@ -1,11 +1,17 @@
 # Copyright (c) rcl_mm contributors. All rights reserved.
 """Install rcl_mm: ``pip install -e .`` (add ``[tests]`` for the tests)."""
+import os
 import os.path as osp
 import re
+import shutil
+import sys
 
 from setuptools import find_packages, setup
 
 HERE = osp.dirname(osp.abspath(__file__))
+# What openmim reads from an installed OpenMMLab package: rcl_mm/.mim holds
+# the model index, the configs (with their metafiles) and the tools.
+MIM_FILES = ('model-index.yml', 'configs', 'tools')
 
 
 def read_version() -> str:
@@ -32,6 +38,39 @@ def readme() -> str:
         return f.read()
 
 
+def add_mim_extension() -> None:
+    """Put ``MIM_FILES`` into ``rcl_mm/.mim``, as OpenMMLab packages do.
+
+    Editable installs (``pip install -e .``, ``setup.py develop``) link to
+    the files of the checkout, so edits show at once; building a wheel or
+    an sdist (``pip install .``) copies them into the package. Other
+    commands leave ``rcl_mm/.mim`` as it is.
+    """
+    if {'develop', 'editable_wheel'} & set(sys.argv):
+        mode = 'symlink'
+    elif {'sdist', 'bdist_wheel', 'install', 'build'} & set(sys.argv):
+        mode = 'copy'
+    else:
+        return
+    mim_path = osp.join(HERE, 'rcl_mm', '.mim')
+    os.makedirs(mim_path, exist_ok=True)
+    for name in MIM_FILES:
+        src = osp.join(HERE, name)
+        dst = osp.join(mim_path, name)
+        if osp.islink(dst) or osp.isfile(dst):
+            os.remove(dst)
+        elif osp.isdir(dst):
+            shutil.rmtree(dst)
+        if mode == 'symlink':
+            os.symlink(osp.relpath(src, mim_path), dst)
+        elif osp.isdir(src):
+            shutil.copytree(src, dst, ignore=shutil.ignore_patterns(
+                '__pycache__', '*.pyc'))
+        else:
+            shutil.copyfile(src, dst)
+
+
+add_mim_extension()
 setup(
     name='rcl_mm',
     version=read_version(),

@@ -14,7 +14,7 @@ from mmengine.runner import Runner
 
 from rcl_mm.datasets.synthetic import synthesize_demo_dataset
 from rcl_mm.utils.launch import prepare_config
-from rcl_mm.utils.tables import metrics_table
+from rcl_mm.utils.tables import metrics_table, split_name
 from rcl_mm.visualization import plot_timeline
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -57,9 +57,14 @@ def run_config(config, data_dir, work_dir):
     runner = Runner.from_cfg(cfg)
     tic = time.time()
     runner.train()
+    train_s = time.time() - tic
+    tic = time.time()
     metrics = runner.test()
-    elapsed = time.time() - tic
-    return name, metrics, results_file(cfg), elapsed
+    test_s = time.time() - tic
+    title = (f'{name} | {split_name(cfg)} '
+             f'({len(runner.test_dataloader.dataset)} videos)')
+    return dict(name=name, metrics=metrics, title=title,
+                results=results_file(cfg), train_s=train_s, test_s=test_s)
 
 
 def results_file(cfg):
@@ -80,7 +85,7 @@ def results_file(cfg):
                    "dump='results.json' (TADMetric).")
 
 
-def plot_best_video(results_file, data_dir, out_file):
+def plot_best_video(results_file, data_dir, out_file, model):
     """Timeline of the validation video with the most ground truth."""
     with open(results_file) as f:
         results = json.load(f)['results']
@@ -97,7 +102,8 @@ def plot_best_video(results_file, data_dir, out_file):
         gt_segments=[a['segment'] for a in info['annotations']],
         gt_labels=[a['label'] for a in info['annotations']],
         detections=detections,
-        title=name)
+        model=model,
+        video=name)
     return out_file
 
 
@@ -106,16 +112,19 @@ def main():
     data_dir = osp.join(ROOT, args.data_dir)
     work_dir = osp.join(ROOT, args.work_dir)
     synthesize_demo_dataset(data_dir, seed=args.seed)
-    tables = []
+    reports = []
     for config in args.configs:
-        name, metrics, results_file, elapsed = run_config(
-            config, data_dir, work_dir)
-        plot = plot_best_video(results_file, data_dir,
-                               osp.join(work_dir, name, 'timeline.png'))
-        tables.append(metrics_table(
-            metrics, title=f'{name} ({elapsed:.0f} s train + test)'))
-        tables.append(f'results: {results_file}\ntimeline: {plot}')
-    print('\n\n'.join(tables))
+        run = run_config(config, data_dir, work_dir)
+        plot = plot_best_video(run['results'], data_dir,
+                               osp.join(work_dir, run['name'],
+                                        'timeline.png'), run['name'])
+        reports.append('\n'.join([
+            metrics_table(run['metrics'], title=run['title']),
+            f'training: {run["train_s"]:.0f} s, test: {run["test_s"]:.0f} s',
+            f'results:  {osp.relpath(run["results"])}',
+            f'timeline: {osp.relpath(plot)}'
+        ]))
+    print('\n\n'.join(reports))
 
 
 if __name__ == '__main__':

@@ -14,6 +14,11 @@ MASTER_ADDR="${MASTER_ADDR:-127.0.0.1}"
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # The interpreter: $PYTHON, else python, else python3.
 PYTHON="${PYTHON:-$(command -v python || command -v python3)}"
+# torchrun and mmengine would each set these to 1 in every process with a
+# warning per process; the cores are shared out instead (yours win if set).
+THREADS=$(( $(nproc) / GPUS > 0 ? $(nproc) / GPUS : 1 ))
+export OMP_NUM_THREADS="${OMP_NUM_THREADS:-${THREADS}}"
+export MKL_NUM_THREADS="${MKL_NUM_THREADS:-${OMP_NUM_THREADS}}"
 
 PYTHONPATH="${SCRIPT_DIR}/..${PYTHONPATH:+:${PYTHONPATH}}" \
 "${PYTHON}" -m torch.distributed.run \

@@ -100,7 +100,8 @@ def main():
             osp.join(args.out_dir, f'{name}.png'),
             duration=result['duration'], gt_segments=[],
             detections=[d['segment'] + [d['score']] for d in detections],
-            title=f'{name} ({result["unit"]})', top_k=args.top_k)
+            model=osp.splitext(osp.basename(args.config))[0], video=name,
+            time_unit=result['unit'], top_k=args.top_k)
     print(f'{len(results)} video(s) -> {args.out_dir}')
 
 

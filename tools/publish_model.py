@@ -7,7 +7,6 @@ writes ``rcl_bmn_anet-<sha256[:8]>.pth``.
 """
 import argparse
 
-import rcl_mm  # noqa: F401  (lets torch.load read mmengine checkpoints)
 from rcl_mm.utils.checkpoint import publish_checkpoint
 
 

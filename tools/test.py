@@ -12,7 +12,7 @@ from mmengine.runner import Runner
 
 from rcl_mm.models.localizers.state_dict_check import CheckpointMismatchError
 from rcl_mm.utils.launch import end_distributed, prepare_config
-from rcl_mm.utils.tables import metrics_table
+from rcl_mm.utils.tables import metrics_table, split_name
 
 
 def parse_args():
@@ -72,7 +72,8 @@ def main():
         # The model raises without knowing the file: name it.
         raise SystemExit(f'{args.checkpoint}: {e}') from e
     if runner.rank == 0:
-        print(metrics_table(metrics, title=f'{args.config}'))
+        print(metrics_table(
+            metrics, title=f'{args.config} | {split_name(cfg)}'))
 
 
 if __name__ == '__main__':

@@ -13,7 +13,14 @@ default_hooks = dict(
 # being returned to the system and faulted in again (steps 12 to 36%
 # faster on two cores, for 12 to 29% more peak memory;
 # rcl_mm.utils.reuse_freed_memory). Nothing on a GPU.
-custom_hooks = [dict(type='EpochSeedHook'), dict(type='ReuseFreedMemoryHook')]
+# StackFixesHook: atomic checkpoint / result writes and loading mmengine
+# checkpoints under torch >= 2.6 (rcl_mm.utils.apply_stack_fixes); not
+# applied by `import rcl_mm`, as they change the whole process.
+custom_hooks = [
+    dict(type='StackFixesHook'),
+    dict(type='EpochSeedHook'),
+    dict(type='ReuseFreedMemoryHook')
+]
 randomness = dict(seed=0)
 # nccl on GPUs; on machines without GPUs, tools/train.py and tools/test.py
 # start a gloo process group instead.

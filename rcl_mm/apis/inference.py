@@ -20,6 +20,7 @@ from rcl_mm.models.task_modules import (merge_window_proposals,
 from rcl_mm.models.localizers.state_dict_check import \
     CheckpointMismatchError
 from rcl_mm.registry import MODELS
+from rcl_mm.utils.compat import mmengine_checkpoint_globals
 
 FEATURE_EXTENSIONS = ('.csv', '.npy')
 
@@ -47,8 +48,9 @@ def init_localizer(config: Union[str, Config],
         model = MODELS.build(cfg.model)
     if checkpoint is not None:
         try:
-            load_checkpoint(model, checkpoint, map_location='cpu',
-                            strict=True)
+            with mmengine_checkpoint_globals():
+                load_checkpoint(model, checkpoint, map_location='cpu',
+                                strict=True)
         except CheckpointMismatchError as e:
             # The model raises without knowing the file: name it.
             raise CheckpointMismatchError(f'{checkpoint}: {e}') from e

@@ -8,6 +8,7 @@ import torch
 from mmengine.hooks import Hook
 
 from rcl_mm.registry import HOOKS
+from rcl_mm.utils.compat import apply_stack_fixes
 from rcl_mm.utils.memory import reuse_freed_memory
 
 
@@ -67,3 +68,23 @@ class ReuseFreedMemoryHook(Hook):
             'Freed host memory is kept for reuse (CPU training).'
             if applied else 'ReuseFreedMemoryHook: not a glibc process, '
             'the allocator is left as it is.')
+
+
+@HOOKS.register_module()
+class StackFixesHook(Hook):
+    """Apply :func:`rcl_mm.utils.apply_stack_fixes` before the run.
+
+    Makes mmengine's local writes (checkpoints, ``last_checkpoint``, dumped
+    results) atomic and lets torch >= 2.6 (``weights_only=True``) load
+    mmengine checkpoints (``load_from``, ``resume``). Both change the whole
+    process, so ``import rcl_mm`` does not apply them; a config opts in
+    with ``custom_hooks = [dict(type='StackFixesHook')]`` (our configs do,
+    through ``configs/_base_/default_runtime.py``). ``before_run`` comes
+    before the Runner loads or writes any checkpoint.
+    """
+
+    priority = 'HIGHEST'
+
+    def before_run(self, runner) -> None:
+        """Apply the fixes (safe to repeat)."""
+        apply_stack_fixes()

@@ -7,6 +7,7 @@ from typing import Dict
 
 import torch
 
+from rcl_mm.utils.compat import mmengine_checkpoint_globals
 from rcl_mm.utils.io import atomic_write
 
 # mmaction2 BMN parameter prefix -> rcl_mm BMN parameter prefix.
@@ -96,7 +97,8 @@ def publish_checkpoint(src: str, out_prefix: str) -> str:
     Returns:
         str: The published file.
     """
-    checkpoint = torch.load(src, map_location='cpu')
+    with mmengine_checkpoint_globals():
+        checkpoint = torch.load(src, map_location='cpu')
     if 'state_dict' not in checkpoint:
         raise KeyError(f'{src} has no "state_dict"; is it a checkpoint '
                        'written by the mmengine Runner?')

@@ -1,5 +1,13 @@
 # Copyright (c) rcl_mm contributors. All rights reserved.
-"""Fixes for the dependency stack, applied once when ``rcl_mm`` is imported.
+"""What the dependency stack needs, applied where it is asked for.
+
+``import rcl_mm`` does one thing here, :func:`patch_missing_drn`, without
+which mmaction2 1.2.0 cannot be imported at all. Everything else changes
+behaviour beyond rcl_mm and is applied only when asked for: by our tools
+(``tools/*.py`` call :func:`apply_stack_fixes`), by
+:class:`rcl_mm.engine.StackFixesHook` in a config's ``custom_hooks`` (our
+configs have it; a user's mmaction2 config opts in the same way), or
+scoped to one load by :func:`mmengine_checkpoint_globals`.
 
 * The mmaction2 1.2.0 wheel lacks ``mmaction/models/localizers/drn/`` while
   ``mmaction/models/localizers/__init__.py`` imports it, so
@@ -8,20 +16,25 @@
 * torch >= 2.6 loads checkpoints with ``weights_only=True``; mmengine
   checkpoints hold a few plain Python / numpy / mmengine objects (the message
   hub's history buffers, numpy scalars) that the safe unpickler refuses, so
-  ``resume`` and ``load_from`` fail. We allow exactly those types, which keeps
-  the safe unpickler on instead of turning it off. A history buffer pickles
-  its statistics functions as ``getattr(HistoryBuffer, 'min')``, and
-  allowing ``getattr`` would let any checkpoint call anything; so buffers
-  written while rcl_mm is imported are pickled as their data only and
-  rebuilt by :func:`rebuild_history_buffer`.
+  ``resume`` and ``load_from`` fail. :func:`allow_mmengine_checkpoints`
+  allows exactly those types, which keeps the safe unpickler on instead of
+  turning it off. A history buffer pickles its statistics functions as
+  ``getattr(HistoryBuffer, 'min')``, and allowing ``getattr`` would let any
+  checkpoint call anything; so buffers written after it are pickled as their
+  data only and rebuilt by :func:`rebuild_history_buffer`.
+* mmengine writes checkpoints, ``last_checkpoint`` and dumped results by
+  opening the final path, so a killed process leaves half a file;
+  :func:`rcl_mm.utils.io.use_atomic_local_backend` makes those writes
+  atomic.
 """
+import contextlib
 import copyreg
 import importlib.metadata
 import importlib.util
+import os.path as osp
 import sys
 import types
-import warnings
-from typing import Optional
+from typing import Iterator, Optional
 
 import numpy as np
 import torch
@@ -88,11 +101,12 @@ def patch_missing_drn() -> bool:
     skip_incompatible_multimodal()
     if _DRN_MODULE in sys.modules:
         return False
-    try:
-        spec = importlib.util.find_spec(_DRN_MODULE)
-    except ModuleNotFoundError:
-        spec = None
-    if spec is not None:
+    # Looked up on disk: finding the module's spec would import
+    # mmaction.models, which fails without it.
+    spec = importlib.util.find_spec('mmaction')
+    if spec is None or any(
+            osp.isdir(osp.join(folder, 'models', 'localizers', 'drn'))
+            for folder in spec.submodule_search_locations or ()):
         return False
     package = types.ModuleType(_DRN_MODULE)
     package.__path__ = []
@@ -119,7 +133,7 @@ def _reduce_history_buffer(buffer) -> tuple:
                                     buffer.max_length)
 
 
-def _checkpoint_safe_globals() -> list:
+def checkpoint_safe_globals() -> list:
     """Types that mmengine writes into checkpoints besides tensors."""
     from mmengine.logging import HistoryBuffer
     numpy_core = np._core if hasattr(np, '_core') else np.core
@@ -139,28 +153,37 @@ def _checkpoint_safe_globals() -> list:
     return safe
 
 
+@contextlib.contextmanager
+def mmengine_checkpoint_globals() -> Iterator[None]:
+    """Let ``torch.load(weights_only=True)`` read mmengine checkpoints
+    inside the block only (nothing changes for the rest of the process)."""
+    safe_globals = getattr(torch.serialization, 'safe_globals', None)
+    if safe_globals is None:  # torch < 2.5 loads everything anyway
+        yield
+        return
+    with safe_globals(checkpoint_safe_globals()):
+        yield
+
+
 def allow_mmengine_checkpoints() -> None:
-    """Let ``torch.load(weights_only=True)`` read mmengine checkpoints."""
+    """Let ``torch.load(weights_only=True)`` read mmengine checkpoints, in
+    the whole process, and write history buffers as their data."""
     add_safe_globals = getattr(torch.serialization, 'add_safe_globals', None)
     if add_safe_globals is None:  # torch < 2.4 loads everything anyway
         return
     from mmengine.logging import HistoryBuffer
     copyreg.pickle(HistoryBuffer, _reduce_history_buffer)
-    add_safe_globals(_checkpoint_safe_globals())
+    add_safe_globals(checkpoint_safe_globals())
 
 
 def apply_stack_fixes() -> None:
-    """Apply every fix above; safe to call more than once.
+    """Atomic local writes and mmengine checkpoints under torch >= 2.6.
 
-    Also makes mmengine write local files (checkpoints, ``last_checkpoint``,
-    dumped results) atomically, see
-    :class:`rcl_mm.utils.io.AtomicLocalBackend`.
+    Changes the whole process (mmengine's ``local`` file backend, torch's
+    safe globals, the pickling of ``HistoryBuffer``), so it runs only where
+    asked for: in our tools, or by :class:`rcl_mm.engine.StackFixesHook`.
+    Safe to call more than once.
     """
     from .io import use_atomic_local_backend
     use_atomic_local_backend()
-    # mmcv-lite has no compiled ops by design; mmaction2 imports a module
-    # that warns about it on every import, which only hides real warnings.
-    warnings.filterwarnings(
-        'ignore', message='Fail to import ``MultiScaleDeformableAttention``')
-    patch_missing_drn()
     allow_mmengine_checkpoints()

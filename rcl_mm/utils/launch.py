@@ -9,6 +9,7 @@ import torch
 import torch.distributed as dist
 from mmengine.config import Config
 
+from rcl_mm.utils.compat import apply_stack_fixes
 from rcl_mm.utils.config_check import check_config_keys
 
 
@@ -34,25 +35,35 @@ def prepare_config(config: str,
             the Runner reads, or an unknown key of our dict options
             (:mod:`rcl_mm.utils.config_check`).
     """
+    # Our tools write atomically and load mmengine checkpoints under
+    # torch >= 2.6 whatever the config (rcl_mm.utils.compat).
+    apply_stack_fixes()
     cfg = Config.fromfile(config)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     # Keys mmengine would ignore silently (typos): stop with the file name.
     check_config_keys(cfg, config)
     cfg.launcher = launcher
+    config_work_dir = cfg.get('work_dir')
     if work_dir is not None:
         cfg.work_dir = work_dir
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(config))[0])
-    _dump_results_into_work_dir(cfg)
+    _dump_results_into_work_dir(cfg, config_work_dir)
     if launcher != 'none' and not torch.cuda.is_available():
         _init_cpu_distributed(cfg)
     return cfg
 
 
-def _dump_results_into_work_dir(cfg: Config) -> None:
-    """Put a relative result-file path of an evaluator under work_dir."""
+def _dump_results_into_work_dir(cfg: Config,
+                                config_work_dir: Optional[str]) -> None:
+    """Put an evaluator's result file into the run's work dir.
+
+    A relative path goes under ``cfg.work_dir``; a path inside the
+    config's own ``work_dir`` (``f'{work_dir}/results.json'``) follows
+    ``--work-dir`` there.
+    """
     for key in ('val_evaluator', 'test_evaluator'):
         evaluators = cfg.get(key)
         if evaluators is None:
@@ -62,14 +73,21 @@ def _dump_results_into_work_dir(cfg: Config) -> None:
         for evaluator in evaluators:
             # TADMetric's `dump`, mmaction2's ANetMetric's dump_config.out.
             if isinstance(evaluator.get('dump'), str):
-                evaluator['dump'] = _under_work_dir(evaluator['dump'],
-                                                    cfg.work_dir)
+                evaluator['dump'] = _under_work_dir(
+                    evaluator['dump'], cfg.work_dir, config_work_dir)
             dump = evaluator.get('dump_config')
             if dump and dump.get('out'):
-                dump['out'] = _under_work_dir(dump['out'], cfg.work_dir)
+                dump['out'] = _under_work_dir(dump['out'], cfg.work_dir,
+                                              config_work_dir)
 
 
-def _under_work_dir(path: str, work_dir: str) -> str:
+def _under_work_dir(path: str, work_dir: str,
+                    config_work_dir: Optional[str] = None) -> str:
+    if config_work_dir and work_dir != config_work_dir:
+        inside = osp.relpath(osp.normpath(path),
+                             osp.normpath(config_work_dir))
+        if not inside.startswith('..'):
+            return osp.join(work_dir, inside)
     if osp.isabs(path) or path.startswith(('.', work_dir)):
         return path
     return osp.join(work_dir, path)

@@ -1,11 +1,52 @@
 # Copyright (c) rcl_mm contributors. All rights reserved.
 """Timeline plots: detections of one video against its ground truth."""
 import io
-from typing import Optional, Sequence
+from typing import List, Optional, Sequence
 
 import numpy as np
 
 from rcl_mm.utils.io import atomic_write
+
+#: Axis names of the time units.
+TIME_UNITS = {'s': 'time (s)', 'seconds': 'time (s)',
+              'snippets': 'time (snippets)'}
+#: Height of one lane of ground-truth labels, in rows of the plot.
+LABEL_LANE = 0.5
+#: Smallest horizontal gap between two labels of a lane, in pixels.
+LABEL_GAP = 3
+
+
+def _stack_labels(fig, ax, texts: List, base: float) -> int:
+    """Put each label in the lowest lane where it overlaps no other label.
+
+    Labels start at their segment (or end at the axis' right end when they
+    would run past it); lane ``i`` is drawn at ``base + i * LABEL_LANE``.
+    Widths are measured by the renderer, so no two labels touch however
+    crowded the ground truth.
+
+    Returns:
+        int: The number of lanes used.
+    """
+    renderer = fig.canvas.get_renderer()
+    boxes = []
+    for text in texts:
+        text.set_horizontalalignment('left')
+        text.set_x(text.start)
+        box = text.get_window_extent(renderer)
+        if box.x1 > ax.bbox.x1:
+            text.set_horizontalalignment('right')
+            text.set_x(ax.get_xlim()[1])
+            box = text.get_window_extent(renderer)
+        boxes.append((box.x0, box.x1, text))
+    lane_ends = []
+    for x0, x1, text in sorted(boxes, key=lambda b: (b[0], b[1])):
+        lane = next((i for i, end in enumerate(lane_ends)
+                     if x0 >= end + LABEL_GAP), len(lane_ends))
+        if lane == len(lane_ends):
+            lane_ends.append(x1)
+        lane_ends[lane] = x1
+        text.set_y(base + lane * LABEL_LANE)
+    return len(lane_ends)
 
 
 def plot_timeline(out_file: str,
@@ -14,22 +55,36 @@ def plot_timeline(out_file: str,
                   detections: np.ndarray,
                   gt_labels: Optional[Sequence[str]] = None,
                   title: Optional[str] = None,
-                  top_k: int = 10) -> None:
+                  top_k: int = 10,
+                  model: Optional[str] = None,
+                  video: Optional[str] = None,
+                  time_unit: str = 's'):
     """Draw ground truth and the top detections of a video on a timeline.
 
-    The ground truth is one row of green bars; below it the ``top_k``
+    The ground truth is one row of green bars, its labels above it in as
+    many lanes as they need never to overlap; below it the ``top_k``
     detections, one row each, ordered by score, with bar opacity
-    proportional to the score.
+    proportional to the score. The title names the model and the video,
+    the x axis the time unit.
 
     Args:
         out_file (str): PNG path; written atomically.
-        duration (float): Video duration in seconds (the x range).
-        gt_segments (Sequence): G x 2 ground-truth segments in seconds.
-        detections (np.ndarray): M x 3 (start, end, score), seconds.
+        duration (float): Video duration in ``time_unit`` (the x range).
+        gt_segments (Sequence): G x 2 ground-truth segments.
+        detections (np.ndarray): M x 3 (start, end, score).
         gt_labels (Sequence[str], optional): Label of each gt segment.
-        title (str, optional): Figure title, e.g. the video name.
+        title (str, optional): More title text, after model and video.
         top_k (int): Detections drawn. Defaults to 10.
+        model (str, optional): The model (e.g. its config name).
+        video (str, optional): The video's name.
+        time_unit (str): ``'s'`` (or ``'seconds'``) or ``'snippets'``.
+
+    Returns:
+        matplotlib.figure.Figure: The figure (closed), to inspect.
     """
+    if time_unit not in TIME_UNITS:
+        raise ValueError(f'time_unit must be one of {sorted(TIME_UNITS)}, '
+                         f'got {time_unit!r}')
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
@@ -39,12 +94,15 @@ def plot_timeline(out_file: str,
                                        kind='stable')][:top_k]
     rows = 1 + len(detections)
     fig, ax = plt.subplots(figsize=(10, 1.2 + 0.3 * rows))
+    labels = []
     for i, (start, end) in enumerate(np.asarray(gt_segments).reshape(-1, 2)):
         ax.broken_barh([(start, end - start)], (rows - 1, 0.8),
                        facecolors='tab:green')
         if gt_labels is not None:
-            ax.text(start, rows - 0.55, str(gt_labels[i]), fontsize=7,
-                    va='center')
+            text = ax.text(start, rows, str(gt_labels[i]), fontsize=7,
+                           va='bottom', gid='gt-label', clip_on=False)
+            text.start = start
+            labels.append(text)
     max_score = max(float(detections[:, 2].max()), 1e-12) \
         if len(detections) else 1.0
     for row, (start, end, score) in enumerate(detections):
@@ -61,12 +119,28 @@ def plot_timeline(out_file: str,
     ax.set_yticklabels(['ground truth'] +
                        [f'#{r + 1}' for r in range(len(detections))],
                        fontsize=7)
-    ax.set_xlabel('time (s)')
-    if title:
-        ax.set_title(title)
+    ax.set_xlabel(TIME_UNITS[time_unit])
+    full_title = ' | '.join(str(part) for part in (model, video, title)
+                            if part)
+    if full_title:
+        ax.set_title(full_title)
     fig.tight_layout()
+    # Label lanes above the ground truth: the figure grows by their height
+    # (same scale as the rows), which can move the axes; so stack again
+    # until the lanes no longer change.
+    lanes = 0
+    for _ in range(4):
+        new_lanes = _stack_labels(fig, ax, labels, rows - 0.1)
+        if new_lanes == lanes:
+            break
+        lanes = new_lanes
+        top = rows + lanes * LABEL_LANE
+        fig.set_size_inches(10, 1.2 + 0.3 * (rows + lanes * LABEL_LANE))
+        ax.set_ylim(-0.2, top)
+        fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format='png', dpi=100)
     plt.close(fig)
     with atomic_write(out_file, 'wb') as f:
         f.write(buffer.getvalue())
+    return fig

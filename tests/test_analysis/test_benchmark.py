@@ -341,7 +341,7 @@ def test_tiny_demo_test_loop():
     assert demo['model'] == 'bmn' and demo['videos'] == 2
     assert demo['checkpoint'] is None
     assert demo['s_per_video'] == pytest.approx(demo['test_s'] / 2)
-    assert 0 <= demo['metrics']['AUC'] <= 100
+    assert 0 <= demo['metrics']['activitynet/AUC'] <= 100
 
 
 def test_demo_missing_says_how_to_make_it(monkeypatch, tmp_path):

@@ -9,10 +9,11 @@ from rcl_mm.datasets import (DEMO_ANN_FILE, check_video_info,
                              select_demo_subset)
 from rcl_mm.datasets.anet_annotations import dumps_by_video
 
-# The real ActivityNet files the subset was made from, where available.
-SHARED = osp.join(
-    osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), '..',
-    'shared', 'data', 'activitynet')
+# The real ActivityNet files the subset was made from (shipped; sources in
+# data/annotations/README.md).
+ANET_DIR = osp.join(
+    osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'data',
+    'annotations', 'activitynet')
 
 
 @pytest.fixture(scope='module')
@@ -50,13 +51,10 @@ def test_file_is_small_and_canonical(demo):
         assert f.read() == dumps_by_video(demo)
 
 
-@pytest.mark.skipif(
-    not osp.isdir(SHARED),
-    reason='the full ActivityNet annotation files are not on this machine')
 def test_subset_is_reproducible(demo):
     subset = select_demo_subset(
-        load_json_strict(osp.join(SHARED, 'anet_anno_action.json')),
-        read_video_subsets(osp.join(SHARED, 'video_info_new.csv')))
+        load_json_strict(osp.join(ANET_DIR, 'anet_anno_action.json')),
+        read_video_subsets(osp.join(ANET_DIR, 'video_info_new.csv')))
     assert subset == demo
 
 

@@ -3,16 +3,15 @@
 import os.path as osp
 
 import numpy as np
-import pytest
 
-DATA = osp.join(
-    osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), '..',
-    'shared', 'data')
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+# The real annotation files that ship with the repository (their sources:
+# data/annotations/README.md).
+DATA = osp.join(ROOT, 'data', 'annotations')
 ANET_GT = osp.join(DATA, 'activitynet', 'activity_net_v1-3_gt.json')
 THUMOS_GT = osp.join(DATA, 'thumos14', 'thumos_gt.json')
-needs_data = pytest.mark.skipif(
-    not osp.isfile(ANET_GT), reason='the shared real ground truth '
-    '(../shared/data) is not in this checkout')
+THUMOS_UNET = osp.join(ROOT, 'data', 'demo_thumos', 'annotations',
+                       'uNet_test.npy')
 
 
 def perturbed_results(database, subset, num_videos, per_video, seed,

@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from eval_helpers import ANET_GT, THUMOS_GT, needs_data, perturbed_results
+from eval_helpers import ANET_GT, THUMOS_GT, perturbed_results
 from official_reference import reference_detection, reference_proposals
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -20,7 +20,6 @@ def run(args):
     return proc
 
 
-@needs_data
 def test_activitynet_detection_proposals_and_breakdown(anet_database,
                                                        tmp_path):
     res = perturbed_results(anet_database, 'validation', 40, 30, seed=4)
@@ -50,7 +49,6 @@ def test_activitynet_detection_proposals_and_breakdown(anet_database,
     assert metrics['AR@100'] == avg[99] and metrics['AUC'] == auc
 
 
-@needs_data
 def test_thumos14(tmp_path):
     db = json.load(open(THUMOS_GT))['database']
     res = perturbed_results(db, 'test', 20, 30, seed=5)

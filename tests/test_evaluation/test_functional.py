@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 import pytest
-from eval_helpers import THUMOS_GT, needs_data, perturbed_results
+from eval_helpers import THUMOS_GT, perturbed_results
 from official_reference import reference_detection, reference_proposals
 
 from rcl_mm.evaluation.functional import (
@@ -152,7 +152,6 @@ def test_ar_at_an_hand_computed():
         ar_at_an(out, (3, ))
 
 
-@needs_data
 def test_real_activitynet_ground_truth(anet_database, tmp_path):
     res = perturbed_results(anet_database, 'validation', 80, 40, seed=1)
     thresholds = np.linspace(0.5, 0.95, 10)
@@ -175,7 +174,6 @@ def test_real_activitynet_ground_truth(anet_database, tmp_path):
     assert ar['auc'] == auc
 
 
-@needs_data
 def test_real_thumos_ground_truth_with_string_segments():
     with open(THUMOS_GT) as f:
         db = json.load(f)['database']

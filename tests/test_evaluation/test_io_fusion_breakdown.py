@@ -5,7 +5,7 @@ import os.path as osp
 
 import numpy as np
 import pytest
-from eval_helpers import DATA, needs_data
+from eval_helpers import DATA, THUMOS_UNET
 
 from rcl_mm.evaluation.functional import (
     bin_index, detad_breakdown, detection_map, fuse_class_scores,
@@ -161,7 +161,6 @@ def test_fuse_class_scores_hand_computed():
     np.testing.assert_array_equal(segs, [[0, 1], [2, 3], [0, 1], [2, 3]])
 
 
-@needs_data
 def test_real_class_score_files():
     path = osp.join(DATA, 'activitynet',
                     'sample_classification_prediction.json')
@@ -173,7 +172,7 @@ def test_real_class_score_files():
         assert row[table.class_names.index(entry['label'])] == \
             entry['score']
     assert np.array_equal(table('v_' + vid), row)
-    npy = osp.join(DATA, 'thumos14', 'uNet_test.npy')
+    npy = THUMOS_UNET
     thumos = load_class_scores(npy, video_ids=['video_test_0000004'])
     raw = np.load(npy)
     # CricketBowling is UCF101 class 23: column 22 of row 3.

@@ -555,9 +555,12 @@ def test_mmaction2_bmn_checkpoint_initialises_rcl():
         assert float((got - want).abs().max() / want.abs().max()) <= 1e-5
 
 
-def test_from_mmaction2_config_loads_a_converted_checkpoint(tmp_path):
-    cfg = Config.fromfile(
-        osp.join(ROOT, 'configs/rcl_bmn_anet_from_mmaction2.py'))
+@pytest.mark.parametrize('config', [
+    'configs/rcl_bmn_anet_from_mmaction2.py',
+    'configs/rcl_bmn_mmaction2_anet.py'
+])
+def test_from_mmaction2_config_loads_a_converted_checkpoint(tmp_path, config):
+    cfg = Config.fromfile(osp.join(ROOT, config))
     assert cfg.load_from.endswith('bmn_400x100_rcl_mm.pth')
     # The paper-size model: build it, save a converted mmaction2 BMN of
     # the same shape and load it the way the Runner does (strict=False).

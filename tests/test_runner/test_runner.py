@@ -60,8 +60,11 @@ def test_train_resume_and_test(demo_data, tmp_path):
     straight = Runner.from_cfg(tiny_demo_cfg(demo_data, str(tmp_path / 'a')))
     straight.train()
     metrics = straight.test()
-    # TADMetric: AR@AN in [0, 1], non-decreasing in AN; AUC in percent.
-    assert list(metrics) == ['AR@1', 'AR@5', 'AR@10', 'AR@100', 'AUC']
+    # TADMetric: AR@AN in [0, 1], non-decreasing in AN; AUC in percent;
+    # each name prefixed with the dataset.
+    assert list(metrics) == [f'activitynet/{name}' for name in (
+        'AR@1', 'AR@5', 'AR@10', 'AR@100', 'AUC')]
+    metrics = {k.split('/')[1]: v for k, v in metrics.items()}
     assert 0 < metrics['AR@100'] <= 1
     assert metrics['AR@1'] <= metrics['AR@5'] <= metrics['AR@10'] \
         <= metrics['AR@100']
@@ -92,7 +95,7 @@ def test_train_resume_and_test(demo_data, tmp_path):
     adam_state = resumed.optim_wrapper.optimizer.state
     assert all(int(s['step']) == 8 for s in adam_state.values())
     resumed_metrics = resumed.test()
-    assert 0 < resumed_metrics['AR@100'] <= 1
+    assert 0 < resumed_metrics['activitynet/AR@100'] <= 1
 
     # The results file is the official ActivityNet results JSON.
     assert cfg.test_evaluator.dump == osp.join(work_dir, 'results.json')

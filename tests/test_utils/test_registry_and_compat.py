@@ -1,5 +1,5 @@
 # Copyright (c) rcl_mm contributors. All rights reserved.
-"""Registries under scope rcl_mm, and the fixes import rcl_mm applies."""
+"""Registries under scope rcl_mm, and the stack fixes (opt-in)."""
 import io
 import os
 import os.path as osp
@@ -11,24 +11,35 @@ import numpy as np
 import pytest
 import torch
 from mmengine.logging import HistoryBuffer
-from mmengine.registry import DefaultScope
+from mmengine.registry import DefaultScope, Registry
 
 import rcl_mm
+from mmaction import registry as mmaction_registry  # noqa: I001
 from mmaction.registry import MODELS as MMACTION_MODELS  # noqa: I001
 from rcl_mm import registry
-from rcl_mm.utils.compat import multimodal_importable
+from rcl_mm.utils.compat import (allow_mmengine_checkpoints,
+                                  multimodal_importable)
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
-@pytest.mark.parametrize('name', [
-    'MODELS', 'TASK_UTILS', 'DATASETS', 'TRANSFORMS', 'METRICS', 'HOOKS',
-    'VISUALIZERS'
-])
-def test_registries_are_children_of_mmaction2(name):
-    ours = getattr(registry, name)
-    assert ours.scope == 'rcl_mm'
-    assert ours.parent.scope == 'mmaction'
+# Every registry of mmaction2 that has a parent in mmengine (all those the
+# Runner looks up), as in mmdet's and mmyolo's registry modules.
+MMACTION_REGISTRIES = [
+    name for name, value in vars(mmaction_registry).items()
+    if isinstance(value, Registry) and value.parent is not None
+]
+
+
+def test_every_registry_the_runner_looks_up_has_a_child():
+    assert len(MMACTION_REGISTRIES) == 22
+    for name in MMACTION_REGISTRIES:
+        ours = getattr(registry, 'FUNCTIONS' if name == 'FUNCTION' else name)
+        assert ours.scope == 'rcl_mm', name
+        assert ours.parent is getattr(mmaction_registry, name), name
+        assert ours.name == ours.parent.name, name
+        # mmengine finds the child from the root of each tree.
+        assert ours.parent.parent._search_child('rcl_mm') is ours, name
 
 
 def test_our_bmn_and_mmaction2_bmn_coexist():
@@ -55,6 +66,8 @@ def test_missing_drn_is_a_placeholder_with_a_clear_error():
 
 
 def test_history_buffer_round_trips_under_weights_only():
+    # What tools/*.py and StackFixesHook apply (not `import rcl_mm`).
+    allow_mmengine_checkpoints()
     buffer = HistoryBuffer([1.0, 2.5], [1, 2], max_length=7)
     stream = io.BytesIO()
     torch.save({'buffer': buffer, 'scalar': np.float64(0.5),

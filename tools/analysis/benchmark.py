@@ -97,11 +97,10 @@ SETTINGS = dict(
 TINY = dict(anet=dict(temporal_dim=16, duration_dim=16, feat_dim=32),
             thumos=dict(temporal_dim=24, duration_dim=8, feat_dim=48,
                         window_stride=12, windows_per_video=3))
-# The official ActivityNet ground truth, where a checkout keeps the real
-# annotation files beside it (../shared/data, as docs/evaluation.md).
-DEFAULT_GT = osp.join(
-    osp.dirname(ROOT), 'shared', 'data', 'activitynet',
-    'activity_net_v1-3_gt.json')
+# The official ActivityNet ground truth, shipped with the repository
+# (data/annotations/README.md).
+DEFAULT_GT = osp.join(ROOT, 'data', 'annotations', 'activitynet',
+                      'activity_net_v1-3_gt.json')
 
 # Targets: (name, setting, device type, model, quantity, bound, how).
 # 'max': value <= bound; 'min': value >= bound.

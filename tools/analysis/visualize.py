@@ -22,6 +22,7 @@ from mmengine.runner import load_checkpoint
 
 import rcl_mm  # noqa: F401
 from rcl_mm.registry import DATASETS, MODELS
+from rcl_mm.utils.compat import mmengine_checkpoint_globals
 from rcl_mm.visualization import plot_confidence_map, plot_timeline
 
 
@@ -95,7 +96,8 @@ def visualize_video(model, inputs, data_sample, out_dir):
         scale = model._video_duration(data_sample.metainfo)
         gt_seconds = (gt.double() * scale).numpy()
     plot_timeline(path, duration=duration, gt_segments=gt_seconds,
-                  detections=dets.numpy(), title=name)
+                  detections=dets.numpy(), video=name,
+                  model=type(model).__name__)
     files.append(path)
     return files
 
@@ -108,7 +110,8 @@ def main():
     with DefaultScope.overwrite_default_scope('rcl_mm'):
         model = MODELS.build(cfg.model)
         dataset = DATASETS.build(cfg.test_dataloader.dataset)
-    load_checkpoint(model, args.checkpoint, map_location='cpu')
+    with mmengine_checkpoint_globals():  # a Runner checkpoint, torch >= 2.6
+        load_checkpoint(model, args.checkpoint, map_location='cpu')
     model.eval()
     infos = [dataset.get_data_info(i) for i in range(len(dataset))]
     if args.video:

@@ -7,9 +7,9 @@ import argparse
 
 import torch
 
-import rcl_mm  # noqa: F401  (lets torch.load read mmengine checkpoints)
 from rcl_mm.utils.checkpoint import (convert_mmaction2_bmn,
                                      save_checkpoint_atomic)
+from rcl_mm.utils.compat import mmengine_checkpoint_globals
 
 
 def parse_args():
@@ -22,7 +22,8 @@ def parse_args():
 
 def main():
     args = parse_args()
-    checkpoint = torch.load(args.src, map_location='cpu')
+    with mmengine_checkpoint_globals():
+        checkpoint = torch.load(args.src, map_location='cpu')
     state_dict = checkpoint.get('state_dict', checkpoint)
     meta = dict(checkpoint.get('meta', {}) or {})
     meta['converted_from'] = dict(

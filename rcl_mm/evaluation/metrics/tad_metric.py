@@ -70,7 +70,9 @@ class TADMetric(BaseMetric):
             soft_nms_high_threshold=0., top_k=200)`` (missing keys take
             these values). Required when windows arrive.
         collect_device (str): ``'cpu'`` or ``'gpu'``.
-        prefix (str, optional): Prefix of the metric names.
+        prefix (str, optional): Prefix of the metric names, as in
+            ``activitynet/AR@100`` (mmengine joins it with ``/``). Defaults
+            to ``dataset``.
     """
     default_prefix: Optional[str] = None
 
@@ -85,7 +87,9 @@ class TADMetric(BaseMetric):
                  merge_windows: Optional[dict] = None,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None) -> None:
-        super().__init__(collect_device=collect_device, prefix=prefix)
+        super().__init__(
+            collect_device=collect_device,
+            prefix=dataset if prefix is None else prefix)
         metrics = [metric] if isinstance(metric, str) else list(metric)
         for m in metrics:
             if m not in ('proposal', 'detection'):
