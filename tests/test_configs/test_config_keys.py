@@ -7,6 +7,7 @@ import pytest
 from mmengine.config import Config
 
 from rcl_mm.utils.config_check import (KNOWN_TOP_LEVEL, ConfigKeyError,
+                                       check_component_keys,
                                        check_config_keys, check_dict_keys)
 from rcl_mm.utils.launch import prepare_config
 
@@ -26,7 +27,9 @@ def test_configs_found():
 
 @pytest.mark.parametrize('config', CONFIGS)
 def test_every_config_passes(config):
-    check_config_keys(Config.fromfile(osp.join(ROOT, config)), config)
+    cfg = Config.fromfile(osp.join(ROOT, config))
+    check_config_keys(cfg, config)
+    check_component_keys(cfg, config)
 
 
 def write(tmp_path, text, base='configs/demo/rcl_bmn_demo.py'):
@@ -60,8 +63,10 @@ def test_helper_variables_pass(tmp_path):
 
 
 def test_typo_from_cfg_options(tmp_path):
-    with pytest.raises(ConfigKeyError, match="'param_schedulers'; did you "
-                       "mean 'param_scheduler'"):
+    # Named as the command-line option, not as the config file.
+    with pytest.raises(ConfigKeyError, match=r"no key 'param_schedulers' "
+                       r"\(--cfg-options param_schedulers\): did you mean "
+                       "'param_scheduler'"):
         prepare_config(osp.join(ROOT, 'configs/demo/bmn_demo.py'),
                        cfg_options={'param_schedulers': []})
 
