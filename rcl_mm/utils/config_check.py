@@ -284,9 +284,11 @@ def check_arguments(options: Mapping, kind: str, where: str,
         if is_open and not match:
             continue  # passed on through **kwargs
         hint = f'did you mean {match[0]!r}? ' if match else ''
+        source = (f'{filename} {where}.{key}' if filename == '--cfg-options'
+                  else f'{filename}: {where}.{key}')
         raise ConfigKeyError(
-            f'{cls.__name__} takes no argument {key!r} ({filename}: '
-            f'{where}.{key}): {hint}Its arguments: {sorted(allowed)}.')
+            f'{cls.__name__} takes no argument {key!r} ({source}): '
+            f'{hint}Its arguments: {sorted(allowed)}.')
 
 
 def _loop_type(cfg: Mapping, key: str) -> Optional[str]:

@@ -157,7 +157,7 @@ MATRIX = [
     ('train-cfg-typo-named-as-option',
      ['tools/train.py', '{config}', '--cfg-options',
       'optim_wrapper.optimizer.lrr=0.1'],
-     ['--cfg-options', 'optim_wrapper.optimizer.lrr', "'lr'"]),
+     ['--cfg-options optim_wrapper.optimizer.lrr', "'lr'"]),
     ('train-hook-typo-option',
      ['tools/train.py', '{config}', '--cfg-options',
       'default_hooks.checkpoint.intervl=1'],
