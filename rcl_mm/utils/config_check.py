@@ -242,6 +242,12 @@ def _registry_class(kind: str, type_name):
         'loop': [registry.LOOPS],
         'optim_wrapper': [registry.OPTIM_WRAPPERS],
         'optimizer': [registry.OPTIMIZERS],
+        # Any component of a config (models, datasets, transforms...).
+        'any': [ours.MODELS, ours.DATASETS, ours.TRANSFORMS, ours.METRICS,
+                ours.TASK_UTILS, ours.HOOKS, ours.VISUALIZERS,
+                registry.LOOPS, registry.OPTIM_WRAPPERS, registry.OPTIMIZERS,
+                registry.PARAM_SCHEDULERS, registry.DATA_SAMPLERS,
+                registry.VISBACKENDS, registry.LOG_PROCESSORS],
     }[kind]
     for reg in registries:
         try:
@@ -372,6 +378,9 @@ def check_cfg_options(cfg: Mapping, options: Mapping) -> None:
     """
     # mmengine's Config is no Mapping; its ConfigDict is.
     cfg = getattr(cfg, '_cfg_dict', cfg)
+    # Types are looked up in our registries only in our scope (a type
+    # 'BMN' of an mmaction2 config is mmaction2's).
+    our_scope = cfg.get('default_scope') in (None, 'rcl_mm')
     for dotted in options:
         parts = dotted.split('.')
         node, path = cfg, []
@@ -388,12 +397,12 @@ def check_cfg_options(cfg: Mapping, options: Mapping) -> None:
             if part in node:
                 node, path = node[part], path + [part]
                 continue
-            _refuse_new_key(node, part, path, dotted, depth)
+            _refuse_new_key(node, part, path, dotted, depth, our_scope)
             break
 
 
 def _refuse_new_key(node: Mapping, part: str, path: List[str], dotted: str,
-                    depth: int) -> None:
+                    depth: int, our_scope: bool = True) -> None:
     here = '.'.join(path) or 'the config'
     existing = [str(k) for k in node]
     if depth == 0:
@@ -405,7 +414,16 @@ def _refuse_new_key(node: Mapping, part: str, path: List[str], dotted: str,
     elif path and path[-1] in ('test_cfg', 'train_cfg') and depth >= 2:
         return  # strict, checked after the merge with the allowed keys
     else:
-        strict, known = False, existing
+        cls = _component_class(node, path, our_scope)
+        if cls is not None:
+            names, is_open = class_arguments(cls)
+            if part in names:
+                return  # an argument the config leaves at its default
+            # A class that takes **kwargs for elsewhere: typos only.
+            strict = not is_open
+            known = names
+        else:
+            strict, known = False, existing
     match = difflib.get_close_matches(
         part, sorted(known), n=1,
         cutoff=SUGGEST_CUTOFF if strict else CUTOFF)
@@ -416,6 +434,23 @@ def _refuse_new_key(node: Mapping, part: str, path: List[str], dotted: str,
     raise ConfigKeyError(
         f'{here} has no key {part!r} (--cfg-options {dotted}): {hint}'
         'Fix the option; mmengine would add the key and ignore it.')
+
+
+def _component_class(node: Mapping, path: List[str], our_scope: bool):
+    """The class a config dict builds (its ``type``, or the Runner's
+    default for the loops and the optimizer wrapper), None if unknown."""
+    if 'type' in node:
+        type_name = node['type']
+        if not our_scope and not (isinstance(type_name, str)
+                                  and type_name.startswith('rcl_mm.')):
+            return None
+        return _registry_class('any', type_name)
+    defaults = {'train_cfg': 'EpochBasedTrainLoop', 'val_cfg': 'ValLoop',
+                'test_cfg': 'TestLoop', 'optim_wrapper': 'OptimWrapper'}
+    if len(path) == 1 and path[0] in defaults:
+        kind = 'optim_wrapper' if path[0] == 'optim_wrapper' else 'loop'
+        return _registry_class(kind, defaults[path[0]])
+    return None
 
 
 class CfgOptionsAction(argparse.Action):
