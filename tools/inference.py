@@ -126,7 +126,8 @@ def main():
         if len(files) == 1:
             raise error  # one video: its error is the run's
         if debug_requested() or not is_user_error(error):
-            # A bug: its traceback, then the other videos.
+            # A bug (or any error with --debug): its traceback now; the
+            # other videos go on.
             traceback.print_exception(type(error), error,
                                       error.__traceback__)
         failures.append((path, error))
