@@ -8,11 +8,14 @@ Usage: python tools/demo.py [--data-dir data/demo/features]
 import argparse
 import json
 import os.path as osp
+import sys
 import time
 
 from mmengine.runner import Runner
 
 from rcl_mm.datasets.synthetic import synthesize_demo_dataset
+from rcl_mm.utils.cli import add_debug_argument, run_tool
+from rcl_mm.utils.config_check import load_config
 from rcl_mm.utils.launch import prepare_config
 from rcl_mm.utils.tables import metrics_table, split_name
 from rcl_mm.visualization import plot_timeline
@@ -31,6 +34,7 @@ def parse_args():
     parser.add_argument('--configs', nargs='+', default=DEMO_CONFIGS)
     parser.add_argument('--seed', type=int, default=0,
                         help='seed of the synthetic features')
+    add_debug_argument(parser)
     return parser.parse_args()
 
 
@@ -111,6 +115,8 @@ def main():
     args = parse_args()
     data_dir = osp.join(ROOT, args.data_dir)
     work_dir = osp.join(ROOT, args.work_dir)
+    for config in args.configs:  # a bad config stops before any work
+        load_config(osp.join(ROOT, config))
     synthesize_demo_dataset(data_dir, seed=args.seed)
     reports = []
     for config in args.configs:
@@ -128,4 +134,4 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(run_tool(main))

@@ -6,8 +6,10 @@ Keeps ``meta`` and ``state_dict`` and names the file by its SHA-256:
 writes ``rcl_bmn_anet-<sha256[:8]>.pth``.
 """
 import argparse
+import sys
 
 from rcl_mm.utils.checkpoint import publish_checkpoint
+from rcl_mm.utils.cli import add_debug_argument, run_tool
 
 
 def parse_args():
@@ -16,6 +18,7 @@ def parse_args():
     parser.add_argument('in_file', help='checkpoint written by the Runner')
     parser.add_argument(
         'out_prefix', help='output path without "-<hash>.pth"')
+    add_debug_argument(parser)
     return parser.parse_args()
 
 
@@ -25,4 +28,4 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(run_tool(main))

@@ -6,11 +6,15 @@ Usage: python tools/test.py CONFIG CHECKPOINT [--work-dir DIR]
        [--launcher pytorch]
 """
 import argparse
+import os.path as osp
+import sys
 
-from mmengine.config import DictAction
 from mmengine.runner import Runner
 
 from rcl_mm.models.localizers.state_dict_check import CheckpointMismatchError
+from rcl_mm.utils.checkpoint import check_checkpoint_file
+from rcl_mm.utils.cli import add_debug_argument, run_tool
+from rcl_mm.utils.config_check import add_cfg_options_argument
 from rcl_mm.utils.launch import end_distributed, prepare_config
 from rcl_mm.utils.tables import metrics_table, split_name
 
@@ -23,26 +27,26 @@ def parse_args():
     parser.add_argument(
         '--out',
         help='where to write the detections (official ActivityNet results '
-        'JSON); defaults to the evaluator\'s dump path in the work dir')
+        'JSON), relative to the current directory; defaults to the '
+        'evaluator\'s dump path in the work dir')
     parser.add_argument(
         '--amp', action='store_true', help='automatic mixed precision')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config settings, key=value')
+    add_cfg_options_argument(parser)
     parser.add_argument(
         '--launcher',
         choices=['none', 'pytorch', 'slurm', 'mpi'],
         default='none',
         help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    add_debug_argument(parser)
     return parser.parse_args()
 
 
-def _out_for_mmaction2_metric(cfg, out):
-    """mmaction2's ANetMetric (mmaction2's own configs) reads the path
-    from ``dump_config.out``; ours from ``dump``."""
+def _set_out(cfg, out):
+    """Write the detections to ``out``: ``dump`` of our TADMetric,
+    ``dump_config.out`` of mmaction2's ANetMetric (mmaction2's own
+    configs). ``out`` is absolute here, so it is not put under the work
+    dir."""
     if not out:
         return
     evaluators = cfg.test_evaluator
@@ -52,16 +56,17 @@ def _out_for_mmaction2_metric(cfg, out):
         if 'dump_config' in evaluator:
             evaluator.pop('dump', None)
             evaluator.dump_config.out = out
+        else:
+            evaluator['dump'] = out
 
 
 def main():
     args = parse_args()
-    cfg_options = dict(args.cfg_options or {})
-    if args.out:
-        cfg_options['test_evaluator.dump'] = args.out
-    cfg = prepare_config(args.config, args.work_dir, cfg_options,
+    check_checkpoint_file(args.checkpoint)
+    cfg = prepare_config(args.config, args.work_dir, args.cfg_options,
                          args.launcher)
-    _out_for_mmaction2_metric(cfg, args.out)
+    # Relative to where the user stands, not to the work dir.
+    _set_out(cfg, osp.abspath(args.out) if args.out else None)
     cfg.load_from = args.checkpoint
     if args.amp:
         cfg.test_cfg = dict(cfg.get('test_cfg') or {}, fp16=True)
@@ -70,12 +75,11 @@ def main():
         metrics = runner.test()
     except CheckpointMismatchError as e:
         # The model raises without knowing the file: name it.
-        raise SystemExit(f'{args.checkpoint}: {e}') from e
+        raise CheckpointMismatchError(f'{args.checkpoint}: {e}') from e
     if runner.rank == 0:
         print(metrics_table(
             metrics, title=f'{args.config} | {split_name(cfg)}'))
 
 
 if __name__ == '__main__':
-    main()
-    end_distributed()
+    sys.exit(run_tool(main, cleanup=end_distributed))

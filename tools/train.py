@@ -5,13 +5,17 @@ Usage: python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]]
        [--amp] [--cfg-options k=v ...] [--launcher pytorch]
 """
 import argparse
+import sys
 
 import torch
-from mmengine.config import DictAction
 from mmengine.runner import Runner
 
 from rcl_mm.models.localizers.state_dict_check import CheckpointMismatchError
-from rcl_mm.utils.launch import end_distributed, prepare_config
+from rcl_mm.utils.checkpoint import check_checkpoint_file
+from rcl_mm.utils.cli import UserError, add_debug_argument, run_tool
+from rcl_mm.utils.config_check import add_cfg_options_argument
+from rcl_mm.utils.launch import (check_train_iterations, end_distributed,
+                                 prepare_config)
 
 
 def parse_args():
@@ -37,18 +41,14 @@ def parse_args():
         '--deterministic',
         action='store_true',
         help='deterministic algorithms (slower)')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config settings, key=value (e.g. '
-        'train_dataloader.batch_size=4)')
+    add_cfg_options_argument(parser)
     parser.add_argument(
         '--launcher',
         choices=['none', 'pytorch', 'slurm', 'mpi'],
         default='none',
         help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    add_debug_argument(parser)
     return parser.parse_args()
 
 
@@ -58,16 +58,20 @@ def main():
                          args.launcher)
     if args.amp:
         if not torch.cuda.is_available():
-            raise SystemExit('--amp needs a GPU: mmengine\'s AmpOptimWrapper '
-                             'runs on CUDA only. Drop --amp on the CPU.')
+            raise UserError('--amp needs a GPU', '--amp',
+                            'mmengine\'s AmpOptimWrapper runs on CUDA only; '
+                            'drop --amp on the CPU')
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
     if args.resume == 'auto':
         cfg.resume = True
         cfg.load_from = None
     elif args.resume is not None:
+        check_checkpoint_file(args.resume)
         cfg.resume = True
         cfg.load_from = args.resume
+    if cfg.get('load_from') and not args.resume:
+        check_checkpoint_file(cfg.load_from)
     if args.auto_scale_lr:
         cfg.auto_scale_lr.enable = True
     if args.seed is not None or args.deterministic:
@@ -77,15 +81,16 @@ def main():
         randomness['deterministic'] = args.deterministic
         cfg.randomness = randomness
     runner = Runner.from_cfg(cfg)
+    # Refused before the first step: a split that trains nothing.
+    check_train_iterations(runner)
     try:
         runner.train()
     except CheckpointMismatchError as e:
         # The model raises without knowing the file: name it.
         path = cfg.get('load_from') or 'the latest checkpoint of the ' \
             f'work dir {cfg.work_dir}'
-        raise SystemExit(f'{path}: {e}') from e
+        raise CheckpointMismatchError(f'{path}: {e}') from e
 
 
 if __name__ == '__main__':
-    main()
-    end_distributed()
+    sys.exit(run_tool(main, cleanup=end_distributed))

@@ -2,7 +2,7 @@
 """Detect actions in the snippet features of new videos."""
 import os
 import os.path as osp
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -20,6 +20,9 @@ from rcl_mm.models.task_modules import (merge_window_proposals,
 from rcl_mm.models.localizers.state_dict_check import \
     CheckpointMismatchError
 from rcl_mm.registry import MODELS
+from rcl_mm.utils.checkpoint import check_checkpoint_file
+from rcl_mm.utils.cli import UserFileNotFoundError
+from rcl_mm.utils.config_check import check_cfg_options, load_config
 from rcl_mm.utils.compat import mmengine_checkpoint_globals
 
 FEATURE_EXTENSIONS = ('.csv', '.npy')
@@ -40,9 +43,16 @@ def init_localizer(config: Union[str, Config],
     Returns:
         nn.Module: The model in eval mode, with the config as ``model.cfg``.
     """
-    cfg = Config.fromfile(config) if isinstance(config, str) else config
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
+    if isinstance(config, str):
+        # Typos in the file or in cfg_options stop here, named.
+        cfg = load_config(config, cfg_options)
+    else:
+        cfg = config
+        if cfg_options:
+            check_cfg_options(cfg, cfg_options)
+            cfg.merge_from_dict(cfg_options)
+    if checkpoint is not None:
+        check_checkpoint_file(checkpoint)
     with DefaultScope.overwrite_default_scope(cfg.get('default_scope',
                                                       'rcl_mm')):
         model = MODELS.build(cfg.model)
@@ -68,14 +78,16 @@ def list_feature_files(path: str) -> List[str]:
     if osp.isfile(path):
         return [path]
     if not osp.isdir(path):
-        raise FileNotFoundError(f'{path} is neither a feature file nor a '
-                                'folder of them.')
+        raise UserFileNotFoundError(
+            'no such feature file or folder', path,
+            'pass a .csv / .npy feature file or a folder of them')
     files = sorted(
         osp.join(path, name) for name in os.listdir(path)
         if name.endswith(FEATURE_EXTENSIONS))
     if not files:
-        raise FileNotFoundError(
-            f'No {"/".join(FEATURE_EXTENSIONS)} feature files in {path}.')
+        raise UserFileNotFoundError(
+            f'no {"/".join(FEATURE_EXTENSIONS)} feature files in the folder',
+            path, 'pass a folder of T x C .csv / .npy feature files')
     return files
 
 
@@ -216,60 +228,129 @@ def detect_actions(model: torch.nn.Module,
         list[dict]: Per video: ``video_name``, ``unit`` (``'seconds'`` or
         ``'snippets'``), ``duration`` (in that unit), ``segments`` (M x 2)
         and ``scores`` (M), sorted by score.
+
+    Raises:
+        Exception: The first video's error (:func:`iter_detections`
+        reports each video's error and goes on).
+    """
+    outputs = []
+    for _, result, error in iter_detections(model, feature_files,
+                                            durations, batch_size,
+                                            progress):
+        if error is not None:
+            raise error
+        outputs.append(result)
+    return outputs
+
+
+def iter_detections(model: torch.nn.Module,
+                    feature_files: Sequence[str],
+                    durations: Optional[Dict[str, float]] = None,
+                    batch_size: int = 8,
+                    progress: bool = False
+                    ) -> Iterator[Tuple[str, Optional[dict],
+                                        Optional[Exception]]]:
+    """:func:`detect_actions` video by video, going on after a failure.
+
+    Yields each video as soon as its batch is done, so a caller can write
+    it before the next batch runs. A video whose features cannot be read,
+    or whose forward pass fails, is yielded with its error and the others
+    go on (a failed batch is run again one video at a time, to tell which
+    one failed).
+
+    Args:
+        See :func:`detect_actions`.
+
+    Yields:
+        tuple: ``(feature file, result, None)`` or ``(feature file, None,
+        error)``; ``result`` as in :func:`detect_actions`.
     """
     durations = durations or {}
-    device = next(model.parameters()).device
-    feat_dim = model.backbone.feat_dim
-    temporal_dim = model.temporal_dim
     bar = None
     if progress:
         from mmengine.utils import ProgressBar
         bar = ProgressBar(len(feature_files))
-    outputs = []
     windows = (window_settings(model.cfg)
                if getattr(model, 'cfg', None) is not None else None)
     if windows is not None:
         for path in feature_files:
-            name = osp.splitext(osp.basename(path))[0]
-            features = _snippet_array(path, feat_dim)
-            num_snippets = features.shape[0]
-            step = (durations[name] / num_snippets if name in durations
-                    else windows['snippet_stride'] / windows['fps'])
-            dets = detect_windowed(model, features, step,
-                                   windows['window_overlap'],
-                                   windows['merge'], batch_size, name)
-            outputs.append(
-                dict(video_name=name, unit='seconds',
-                     duration=num_snippets * step, segments=dets[:, :2],
-                     scores=dets[:, 2]))
+            try:
+                result = _detect_one_windowed(model, path, durations,
+                                              windows, batch_size)
+                yield path, result, None
+            except Exception as error:  # noqa: B902  (reported per video)
+                yield path, None, error
             if bar is not None:
                 bar.update()
-        return outputs
+        return
     for begin in range(0, len(feature_files), batch_size):
-        files = feature_files[begin:begin + batch_size]
-        inputs, samples = [], []
-        for path in files:
-            name = osp.splitext(osp.basename(path))[0]
-            raw = load_video_features(path, feat_dim)
-            num_snippets = raw.shape[1]
-            inputs.append(
-                torch.from_numpy(resize_feature(raw, temporal_dim)))
-            unit = 'seconds' if name in durations else 'snippets'
-            duration = float(durations.get(name, num_snippets))
-            samples.append(
-                ActionDataSample(
-                    metainfo=dict(video_name=name, duration_second=duration,
-                                  unit=unit)))
-        results = model(torch.stack(inputs).to(device), samples,
-                        mode='predict')
-        for result in results:
-            outputs.append(
-                dict(
-                    video_name=result.video_name,
-                    unit=result.unit,
-                    duration=result.duration_second,
-                    segments=result.pred_instances.segments.numpy(),
-                    scores=result.pred_instances.scores.numpy()))
+        loaded = []
+        for path in feature_files[begin:begin + batch_size]:
+            try:
+                loaded.append((path, _load_resized(model, path, durations)))
+            except Exception as error:  # noqa: B902  (reported per video)
+                yield path, None, error
+                if bar is not None:
+                    bar.update()
+        try:
+            outputs = _predict_resized(model, [item for _, item in loaded])
+            done = list(zip([path for path, _ in loaded], outputs))
+        except Exception as error:  # noqa: B902  (isolate the video)
+            if len(loaded) == 1:
+                done = [(loaded[0][0], error)]
+            else:
+                done = []
+                for path, item in loaded:
+                    try:
+                        done.append((path, _predict_resized(model,
+                                                            [item])[0]))
+                    except Exception as one_error:  # noqa: B902
+                        done.append((path, one_error))
+        for path, output in done:
+            if isinstance(output, Exception):
+                yield path, None, output
+            else:
+                yield path, output, None
             if bar is not None:
                 bar.update()
-    return outputs
+
+
+def _detect_one_windowed(model, path, durations, windows, batch_size):
+    name = osp.splitext(osp.basename(path))[0]
+    features = _snippet_array(path, model.backbone.feat_dim)
+    num_snippets = features.shape[0]
+    step = (durations[name] / num_snippets if name in durations
+            else windows['snippet_stride'] / windows['fps'])
+    dets = detect_windowed(model, features, step, windows['window_overlap'],
+                           windows['merge'], batch_size, name)
+    return dict(video_name=name, unit='seconds',
+                duration=num_snippets * step, segments=dets[:, :2],
+                scores=dets[:, 2])
+
+
+def _load_resized(model, path, durations):
+    """Features resized to the model's T and the video's data sample."""
+    name = osp.splitext(osp.basename(path))[0]
+    raw = load_video_features(path, model.backbone.feat_dim)
+    num_snippets = raw.shape[1]
+    unit = 'seconds' if name in durations else 'snippets'
+    duration = float(durations.get(name, num_snippets))
+    sample = ActionDataSample(
+        metainfo=dict(video_name=name, duration_second=duration, unit=unit))
+    return torch.from_numpy(resize_feature(raw, model.temporal_dim)), sample
+
+
+def _predict_resized(model, items):
+    """One forward pass over ``(features, data sample)`` items."""
+    if not items:
+        return []
+    device = next(model.parameters()).device
+    inputs = torch.stack([features for features, _ in items]).to(device)
+    results = model(inputs, [sample for _, sample in items], mode='predict')
+    return [
+        dict(video_name=result.video_name, unit=result.unit,
+             duration=result.duration_second,
+             segments=result.pred_instances.segments.numpy(),
+             scores=result.pred_instances.scores.numpy())
+        for result in results
+    ]

@@ -87,9 +87,13 @@ def load_json_strict(path: str,
     try:
         return json.loads(text, object_pairs_hook=_reject_duplicate_keys)
     except json.JSONDecodeError as error:
+        # json's messages end in "at" for some errors ("Unterminated
+        # string starting at"): the position follows without a second one.
+        at = '' if error.msg.endswith(' at') else ' at'
         raise ValueError(
-            f'Annotation file {path} is not valid JSON: {error.msg} at line '
-            f'{error.lineno}, column {error.colno}.') from error
+            f'Annotation file {path} is not valid JSON: {error.msg}{at} '
+            f'line {error.lineno}, column {error.colno}; the file may be '
+            'truncated: copy or generate it again.') from error
     except ValueError as error:
         raise ValueError(
             f'Annotation file {path} is not valid: {error}; every video '

@@ -2,12 +2,15 @@
 """Checkpoint conversion from mmaction2, atomic saving and publishing."""
 import hashlib
 import io
+import os.path as osp
+import zipfile
 from collections import OrderedDict
 from typing import Dict
 
 import torch
 
 from rcl_mm.utils.compat import mmengine_checkpoint_globals
+from rcl_mm.utils.cli import UserError, UserFileNotFoundError
 from rcl_mm.utils.io import atomic_write
 
 # mmaction2 BMN parameter prefix -> rcl_mm BMN parameter prefix.
@@ -81,6 +84,52 @@ def save_checkpoint_atomic(checkpoint: dict, path: str) -> None:
         torch.save(checkpoint, f)
 
 
+def check_checkpoint_file(path: str) -> None:
+    """Refuse a missing, truncated or corrupt checkpoint, naming the file.
+
+    torch's own message (``PytorchStreamReader failed reading zip
+    archive``) names neither the file nor the fix. A checkpoint of
+    ``torch.save`` is a zip archive: its central directory is read and
+    every member's CRC checked (a read of the file, no unpickling). A file
+    in torch's legacy (pre-1.6, not zip) format is loaded instead.
+
+    Args:
+        path (str): The checkpoint file.
+
+    Raises:
+        UserError: Naming the file and what to do.
+    """
+    if not osp.isfile(path):
+        raise UserFileNotFoundError(
+            'checkpoint not found', path,
+            'check the path (a file written by the Runner, e.g. '
+            'work_dirs/<config>/epoch_N.pth)')
+    fix = ('the file is truncated or corrupt; copy or download it again, or '
+           'use another checkpoint of the run')
+    with open(path, 'rb') as f:
+        magic = f.read(4)
+    if magic == b'PK\x03\x04' and not zipfile.is_zipfile(path):
+        raise UserError('truncated checkpoint (a zip archive without its '
+                        'end)', path, fix)
+    if zipfile.is_zipfile(path):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                bad = archive.testzip()
+        except (zipfile.BadZipFile, OSError, EOFError) as error:
+            raise UserError(f'unreadable checkpoint ({error})', path,
+                            fix) from error
+        if bad is not None:
+            raise UserError(f'corrupt checkpoint (member {bad})', path, fix)
+        return
+    try:
+        torch.load(path, map_location='cpu', weights_only=False)
+    except Exception as error:  # noqa: B902  (any failure to read it)
+        raise UserError(
+            f'not a readable checkpoint ({type(error).__name__}: '
+            f'{str(error).splitlines()[0] if str(error) else ""})', path,
+            fix) from error
+
+
 def publish_checkpoint(src: str, out_prefix: str) -> str:
     """Strip a training checkpoint for release and name it by its hash.
 
@@ -97,9 +146,10 @@ def publish_checkpoint(src: str, out_prefix: str) -> str:
     Returns:
         str: The published file.
     """
+    check_checkpoint_file(src)
     with mmengine_checkpoint_globals():
         checkpoint = torch.load(src, map_location='cpu')
-    if 'state_dict' not in checkpoint:
+    if not isinstance(checkpoint, dict) or 'state_dict' not in checkpoint:
         raise KeyError(f'{src} has no "state_dict"; is it a checkpoint '
                        'written by the mmengine Runner?')
     meta = dict(checkpoint.get('meta') or {})

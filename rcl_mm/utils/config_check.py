@@ -16,9 +16,24 @@ be told from a typo once the file is loaded, so the top-level rule is:
 
 Our own dict options are checked strictly: any key that is not one of
 theirs is an error listing the allowed keys (docs/reliability.md).
+
+The arguments of the schedule and the hooks (``train_cfg`` / ``val_cfg`` /
+``test_cfg`` loops, ``param_scheduler``, ``optim_wrapper`` and its
+``optimizer``, ``default_hooks``, ``custom_hooks``) are checked against
+their classes' signatures (:func:`check_component_keys`), so that a typo
+such as ``default_hooks.checkpoint.intervl`` stops the run before the
+first step rather than after the first epoch. ``--cfg-options`` keys are
+checked against the loaded config before they are merged
+(:func:`check_cfg_options`); errors name the option, not the file.
+:func:`load_config` does all of it.
 """
+import argparse
 import difflib
-from typing import Iterable, List, Mapping, Optional
+import inspect
+import os.path as osp
+from typing import Iterable, List, Mapping, Optional, Tuple
+
+from rcl_mm.utils.cli import UserError, UserFileNotFoundError
 
 #: Top-level keys ``mmengine.runner.Runner.from_cfg`` / ``__init__`` read.
 RUNNER_KEYS = frozenset({
@@ -54,6 +69,7 @@ CLASS_SCORES_KEYS = ('file', 'format', 'top_k')
 
 class ConfigKeyError(KeyError):
     """An unknown config key; the message names it, the file and a fix."""
+    user_error = True
 
     def __str__(self) -> str:  # KeyError would print the repr
         return str(self.args[0])
@@ -157,3 +173,351 @@ def check_config_keys(cfg: Mapping, filename: str) -> None:
             from rcl_mm.evaluation.metrics.tad_metric import MERGE_DEFAULTS
             check_dict_keys(ev['merge_windows'], MERGE_DEFAULTS,
                             f'{where}.merge_windows', filename)
+
+
+# --------------------------------------------------------------------------
+# Arguments of the schedule and the hooks, against their signatures.
+
+#: Keys the builders read themselves, besides the class's arguments.
+_BUILDER_KEYS = {
+    'optim_wrapper': ('type', 'optimizer', 'constructor', 'paramwise_cfg'),
+    'loop': ('type', 'by_epoch'),
+    'hook': ('type', 'priority'),
+    'scheduler': ('type', 'convert_to_iter_based'),
+    'optimizer': ('type', ),
+}
+#: Names never taken from a config (filled in by the builders).
+_BUILT_IN = ('self', 'runner', 'dataloader', 'optimizer', 'params',
+             'param_name', 'evaluator')
+#: difflib ratio from which an unknown key of a class that takes
+#: ``**kwargs`` it forwards elsewhere is taken for a typo of one of its
+#: arguments (``intervl`` / ``interval`` is 0.93).
+ARG_CUTOFF = 0.85
+#: difflib ratio from which a key is suggested for one that is refused.
+SUGGEST_CUTOFF = 0.6
+
+
+def class_arguments(cls) -> Tuple[List[str], bool]:
+    """The keyword arguments ``cls(...)`` takes, and whether it takes more.
+
+    Follows the MRO while an ``__init__`` passes ``**kwargs`` on to its
+    parent's; ``open`` is True when the last one keeps ``**kwargs`` for
+    something else (e.g. ``CheckpointHook`` forwards them to
+    ``Runner.save_checkpoint``).
+
+    Returns:
+        tuple[list[str], bool]: Argument names and ``open``.
+    """
+    names, is_open = [], False
+    for klass in cls.__mro__:
+        if '__init__' not in vars(klass):
+            continue
+        if klass is object:
+            break
+        try:
+            params = inspect.signature(klass.__init__).parameters.values()
+        except (TypeError, ValueError):
+            return names, True
+        names += [p.name for p in params
+                  if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+        is_open = any(p.kind == p.VAR_KEYWORD for p in params)
+        if not is_open:
+            break
+    return sorted(set(names) - set(_BUILT_IN)), is_open
+
+
+def _registry_class(kind: str, type_name):
+    """The class ``type_name`` of a registry kind, None if not found."""
+    if not isinstance(type_name, str):
+        return type_name if inspect.isclass(type_name) else None
+    import mmengine.hooks  # noqa: F401  (fill mmengine's registries)
+    import mmengine.optim  # noqa: F401
+    import mmengine.runner  # noqa: F401
+    from mmengine import registry
+
+    import rcl_mm.registry as ours
+    registries = {
+        'hook': [ours.HOOKS, registry.HOOKS],
+        'scheduler': [registry.PARAM_SCHEDULERS],
+        'loop': [registry.LOOPS],
+        'optim_wrapper': [registry.OPTIM_WRAPPERS],
+        'optimizer': [registry.OPTIMIZERS],
+        # Any component of a config (models, datasets, transforms...).
+        'any': [ours.MODELS, ours.DATASETS, ours.TRANSFORMS, ours.METRICS,
+                ours.TASK_UTILS, ours.HOOKS, ours.VISUALIZERS,
+                registry.LOOPS, registry.OPTIM_WRAPPERS, registry.OPTIMIZERS,
+                registry.PARAM_SCHEDULERS, registry.DATA_SAMPLERS,
+                registry.VISBACKENDS, registry.LOG_PROCESSORS],
+    }[kind]
+    for reg in registries:
+        try:
+            cls = reg.get(type_name)
+        except Exception:  # noqa: B902  (an unknown scope prefix)
+            cls = None
+        if cls is not None:
+            return cls
+    return None
+
+
+def check_arguments(options: Mapping, kind: str, where: str,
+                    filename: str) -> None:
+    """Raise :class:`ConfigKeyError` for a key ``options``' class ignores.
+
+    Args:
+        options (Mapping): A component's dict, with ``type`` (for loops
+            and the optimizer wrapper, the Runner's default type).
+        kind (str): ``'hook'``, ``'scheduler'``, ``'loop'``,
+            ``'optim_wrapper'`` or ``'optimizer'``.
+        where (str): Its place in the config, e.g.
+            ``'default_hooks.checkpoint'``.
+        filename (str): Config file (or ``--cfg-options``), for messages.
+    """
+    if not isinstance(options, Mapping):
+        return
+    cls = _registry_class(kind, options.get('type'))
+    if cls is None:
+        return  # an unknown type fails when built, naming it
+    names, is_open = class_arguments(cls)
+    allowed = set(names) | set(_BUILDER_KEYS[kind])
+    for key in options:
+        # _scope_: set by mmengine on dicts of a base config of another
+        # scope.
+        if key in allowed or key == '_scope_':
+            continue
+        match = difflib.get_close_matches(
+            key, sorted(names if is_open else allowed), n=1,
+            cutoff=ARG_CUTOFF if is_open else SUGGEST_CUTOFF)
+        if is_open and not match:
+            continue  # passed on through **kwargs
+        hint = f'did you mean {match[0]!r}? ' if match else ''
+        source = (f'{filename} {where}.{key}' if filename == '--cfg-options'
+                  else f'{filename}: {where}.{key}')
+        raise ConfigKeyError(
+            f'{cls.__name__} takes no argument {key!r} ({source}): '
+            f'{hint}Its arguments: {sorted(allowed)}.')
+
+
+def _loop_type(cfg: Mapping, key: str) -> Optional[str]:
+    loop = cfg.get(key)
+    if not isinstance(loop, Mapping) or 'type' in loop:
+        return None
+    if key == 'train_cfg':
+        return ('EpochBasedTrainLoop' if loop.get('by_epoch', True) else
+                'IterBasedTrainLoop')
+    return {'val_cfg': 'ValLoop', 'test_cfg': 'TestLoop'}[key]
+
+
+def check_component_keys(cfg: Mapping, filename: str) -> None:
+    """Check the schedule's and the hooks' arguments (module doc).
+
+    Args:
+        cfg (Mapping): The loaded config.
+        filename (str): Config file (or ``--cfg-options``), for messages.
+
+    Raises:
+        ConfigKeyError: Naming the argument, the class and its arguments.
+    """
+    for key in ('train_cfg', 'val_cfg', 'test_cfg'):
+        loop = cfg.get(key)
+        if isinstance(loop, Mapping):
+            default = _loop_type(cfg, key)
+            if default is not None:
+                loop = dict(loop, type=default)
+            check_arguments(loop, 'loop', key, filename)
+    wrapper = cfg.get('optim_wrapper')
+    if isinstance(wrapper, Mapping):
+        check_arguments(dict(wrapper, type=wrapper.get('type',
+                                                       'OptimWrapper')),
+                        'optim_wrapper', 'optim_wrapper', filename)
+        check_arguments(wrapper.get('optimizer'), 'optimizer',
+                        'optim_wrapper.optimizer', filename)
+    schedulers = cfg.get('param_scheduler')
+    if isinstance(schedulers, Mapping):
+        schedulers = [schedulers]
+    for i, scheduler in enumerate(schedulers or []):
+        check_arguments(scheduler, 'scheduler', f'param_scheduler[{i}]',
+                        filename)
+    for name, hook in (cfg.get('default_hooks') or {}).items():
+        check_arguments(hook, 'hook', f'default_hooks.{name}', filename)
+    for i, hook in enumerate(cfg.get('custom_hooks') or []):
+        check_arguments(hook, 'hook', f'custom_hooks[{i}]', filename)
+
+
+# --------------------------------------------------------------------------
+# --cfg-options
+
+#: Arguments of a dataloader dict besides torch's ``DataLoader``'s.
+_DATALOADER_KEYS = ('dataset', 'sampler', 'batch_sampler', 'collate_fn',
+                    'worker_init_fn')
+
+
+def _dataloader_keys() -> List[str]:
+    from torch.utils.data import DataLoader
+    return sorted(set(inspect.signature(DataLoader.__init__).parameters)
+                  - {'self'} | set(_DATALOADER_KEYS))
+
+
+def check_cfg_options(cfg: Mapping, options: Mapping) -> None:
+    """Refuse a ``--cfg-options`` key that the config does not have.
+
+    Each dotted key is followed through the loaded config (before the
+    merge). A key that leaves the config is an error where it cannot be
+    new: at top level (unless the Runner reads it, e.g. ``load_from``),
+    in a dataloader (torch's ``DataLoader`` arguments), or in a dict whose
+    keys are checked strictly (the localizers' ``test_cfg`` /
+    ``train_cfg``, checked after the merge). In any other dict a new key
+    is an error only if it is a close match of an existing one (a typo).
+
+    Args:
+        cfg (Mapping): The config as loaded from its file.
+        options (Mapping): ``{dotted key: value}`` from ``--cfg-options``.
+
+    Raises:
+        ConfigKeyError: Naming ``--cfg-options <key>`` and the closest
+            existing key.
+    """
+    # mmengine's Config is no Mapping; its ConfigDict is.
+    cfg = getattr(cfg, '_cfg_dict', cfg)
+    # Types are looked up in our registries only in our scope (a type
+    # 'BMN' of an mmaction2 config is mmaction2's).
+    our_scope = cfg.get('default_scope') in (None, 'rcl_mm')
+    for dotted in options:
+        parts = dotted.split('.')
+        node, path = cfg, []
+        for depth, part in enumerate(parts):
+            if isinstance(node, (list, tuple)):
+                if part.isdigit() and int(part) < len(node):
+                    node, path = node[int(part)], path + [part]
+                    continue
+                raise ConfigKeyError(
+                    f'{".".join(path)} is a list of {len(node)} (--cfg-options'
+                    f' {dotted}): use an index 0..{len(node) - 1}.')
+            if not isinstance(node, Mapping):
+                break  # a value replaced by a dict: mmengine's business
+            if part in node:
+                node, path = node[part], path + [part]
+                continue
+            _refuse_new_key(node, part, path, dotted, depth, our_scope)
+            break
+
+
+def _refuse_new_key(node: Mapping, part: str, path: List[str], dotted: str,
+                    depth: int, our_scope: bool = True) -> None:
+    here = '.'.join(path) or 'the config'
+    existing = [str(k) for k in node]
+    if depth == 0:
+        if part in KNOWN_TOP_LEVEL:
+            return
+        strict, known = True, existing
+    elif len(path) == 1 and path[0].endswith('_dataloader'):
+        strict, known = True, _dataloader_keys()
+    elif path and path[-1] in ('test_cfg', 'train_cfg') and depth >= 2:
+        return  # strict, checked after the merge with the allowed keys
+    else:
+        cls = _component_class(node, path, our_scope)
+        if cls is not None:
+            names, is_open = class_arguments(cls)
+            if part in names:
+                return  # an argument the config leaves at its default
+            # A class that takes **kwargs for elsewhere: typos only.
+            strict = not is_open
+            known = names
+        else:
+            strict, known = False, existing
+    match = difflib.get_close_matches(
+        part, sorted(known), n=1,
+        cutoff=SUGGEST_CUTOFF if strict else CUTOFF)
+    if not strict and not match:
+        return  # a new key of an open dict
+    hint = f'did you mean {".".join(path + [match[0]])!r}? ' if match \
+        else ''
+    raise ConfigKeyError(
+        f'{here} has no key {part!r} (--cfg-options {dotted}): {hint}'
+        'Fix the option; mmengine would add the key and ignore it.')
+
+
+def _component_class(node: Mapping, path: List[str], our_scope: bool):
+    """The class a config dict builds (its ``type``, or the Runner's
+    default for the loops and the optimizer wrapper), None if unknown."""
+    if 'type' in node:
+        type_name = node['type']
+        if not our_scope and not (isinstance(type_name, str)
+                                  and type_name.startswith('rcl_mm.')):
+            return None
+        return _registry_class('any', type_name)
+    defaults = {'train_cfg': 'EpochBasedTrainLoop', 'val_cfg': 'ValLoop',
+                'test_cfg': 'TestLoop', 'optim_wrapper': 'OptimWrapper'}
+    if len(path) == 1 and path[0] in defaults:
+        kind = 'optim_wrapper' if path[0] == 'optim_wrapper' else 'loop'
+        return _registry_class(kind, defaults[path[0]])
+    return None
+
+
+class CfgOptionsAction(argparse.Action):
+    """``--cfg-options key=value ...`` (mmengine's ``DictAction``) that
+    refuses an item without ``=`` with a usage error instead of a
+    traceback: ``--cfg-options`` placed before a positional argument would
+    otherwise swallow it."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from mmengine.config import DictAction
+        for item in values:
+            if '=' not in item:
+                parser.error(
+                    f'{option_string} takes key=value items; {item!r} is not '
+                    f'one. Put {option_string} after the positional '
+                    'arguments (it takes every item up to the next option).')
+        DictAction(self.option_strings, self.dest)(parser, namespace,
+                                                   values, option_string)
+
+
+def add_cfg_options_argument(parser, help_text: Optional[str] = None
+                             ) -> None:
+    """Add ``--cfg-options`` (:class:`CfgOptionsAction`) to a parser."""
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=CfgOptionsAction,
+        help=help_text or 'override config settings, key=value (e.g. '
+        'train_dataloader.batch_size=4); put it after the positional '
+        'arguments')
+
+
+def load_config(filename: str, cfg_options: Optional[Mapping] = None):
+    """Load a config file, check it, apply ``--cfg-options``, check again.
+
+    The file's keys (:func:`check_config_keys`,
+    :func:`check_component_keys`) are checked before the options, so an
+    error names the file; the options are checked against the file's
+    config (:func:`check_cfg_options`) and the merged config again, and
+    those errors name ``--cfg-options``.
+
+    Args:
+        filename (str): The config file.
+        cfg_options (Mapping, optional): ``{dotted key: value}``.
+
+    Returns:
+        mmengine.Config: The merged config.
+
+    Raises:
+        UserError: For a missing or unparsable file.
+        ConfigKeyError: For an unknown key (module doc).
+    """
+    from mmengine.config import Config
+    if not osp.isfile(filename):
+        raise UserFileNotFoundError(
+            'config file not found', filename,
+            'check the path (configs/ of this repository, or your own)')
+    try:
+        cfg = Config.fromfile(filename)
+    except SyntaxError as error:
+        raise UserError(
+            f'the config has a syntax error at line {error.lineno}: '
+            f'{error.msg}', error.filename or filename,
+            'fix the config file') from error
+    check_config_keys(cfg, filename)
+    check_component_keys(cfg, filename)
+    if cfg_options:
+        check_cfg_options(cfg, cfg_options)
+        cfg.merge_from_dict(dict(cfg_options))
+        check_config_keys(cfg, '--cfg-options')
+        check_component_keys(cfg, '--cfg-options')
+    return cfg

@@ -38,8 +38,11 @@ def atomic_write(path: str, mode: str = 'w') -> Iterator[IO]:
             handle = os.fdopen(fd, mode)
         with handle:
             yield handle
-        # mkstemp makes the file private (0600); data files are not.
-        os.chmod(tmp_path, 0o644)
+        # mkstemp makes the file private (0600); outputs get the mode a
+        # plain open() would give them (the user's umask). Imported here:
+        # rcl_mm.evaluation imports this module.
+        from rcl_mm.evaluation.functional.io import file_mode
+        os.chmod(tmp_path, file_mode())
         os.replace(tmp_path, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -9,8 +9,9 @@ import torch
 import torch.distributed as dist
 from mmengine.config import Config
 
+from rcl_mm.utils.cli import UserError
 from rcl_mm.utils.compat import apply_stack_fixes
-from rcl_mm.utils.config_check import check_config_keys
+from rcl_mm.utils.config_check import load_config
 
 
 def prepare_config(config: str,
@@ -32,17 +33,17 @@ def prepare_config(config: str,
 
     Raises:
         ConfigKeyError: For a top-level key that looks like a typo of one
-            the Runner reads, or an unknown key of our dict options
-            (:mod:`rcl_mm.utils.config_check`).
+            the Runner reads, an unknown key of our dict options, an
+            argument a hook or the schedule would ignore, or a
+            ``--cfg-options`` key the config does not have
+            (:func:`rcl_mm.utils.config_check.load_config`).
     """
     # Our tools write atomically and load mmengine checkpoints under
     # torch >= 2.6 whatever the config (rcl_mm.utils.compat).
     apply_stack_fixes()
-    cfg = Config.fromfile(config)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
-    # Keys mmengine would ignore silently (typos): stop with the file name.
-    check_config_keys(cfg, config)
+    # Keys mmengine would ignore silently (typos) stop the run here,
+    # naming the file or the command-line option.
+    cfg = load_config(config, cfg_options)
     cfg.launcher = launcher
     config_work_dir = cfg.get('work_dir')
     if work_dir is not None:
@@ -111,6 +112,42 @@ def _init_cpu_distributed(cfg: Config) -> None:
     # One process per core is enough work for each.
     torch.set_num_threads(max(1, (os.cpu_count() or 1) //
                               int(os.environ.get('WORLD_SIZE', 1))))
+
+
+def check_train_iterations(runner) -> None:
+    """Refuse, before the first step, a split that trains nothing.
+
+    With ``drop_last=True`` and fewer videos per process than the batch
+    size, an epoch has no iteration: the Runner would save an empty
+    checkpoint (``iter=0``, no optimizer state) and report metrics of the
+    untrained model. The number of batches is taken on every process
+    (the smallest counts), so all of them stop together.
+
+    Args:
+        runner (Runner): Built, before ``train()``; its train loop (and
+            dataloader) is built here, as ``train()`` would first.
+
+    Raises:
+        UserError: Naming the videos, processes, batch size and the fix.
+    """
+    from mmengine.dist import all_reduce, get_world_size
+    loader = runner.train_loop.dataloader
+    batches = torch.tensor([len(loader)], dtype=torch.int64)
+    world_size = get_world_size()
+    if world_size > 1:
+        all_reduce(batches, op='min')
+    if int(batches) > 0:
+        return
+    num_videos = len(loader.dataset)
+    per_process = -(-num_videos // world_size)
+    raise UserError(
+        f'training would run 0 iterations per epoch: {num_videos} '
+        f'video(s) over {world_size} process(es) give {per_process} per '
+        f'process, fewer than batch_size={loader.batch_size} with '
+        f'drop_last={getattr(loader, "drop_last", None)}',
+        'train_dataloader',
+        'use a smaller train_dataloader.batch_size, fewer processes, or '
+        'train_dataloader.drop_last=False (more training videos also do)')
 
 
 def end_distributed() -> None:

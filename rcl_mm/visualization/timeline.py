@@ -81,6 +81,10 @@ def plot_timeline(out_file: str,
 
     Returns:
         matplotlib.figure.Figure: The figure (closed), to inspect.
+
+    Raises:
+        ValueError: For a detection with a NaN or infinite value (the
+            readers refuse those before; none is drawn silently wrong).
     """
     if time_unit not in TIME_UNITS:
         raise ValueError(f'time_unit must be one of {sorted(TIME_UNITS)}, '
@@ -90,6 +94,11 @@ def plot_timeline(out_file: str,
     import matplotlib.pyplot as plt
 
     detections = np.asarray(detections, dtype=np.float64).reshape(-1, 3)
+    if not np.isfinite(detections).all():
+        bad = int(np.flatnonzero(~np.isfinite(detections).all(axis=1))[0])
+        raise ValueError(
+            f'Timeline {out_file}: detection {bad} {detections[bad].tolist()}'
+            ' is not finite; check the predictions.')
     detections = detections[np.argsort(-detections[:, 2],
                                        kind='stable')][:top_k]
     rows = 1 + len(detections)
@@ -107,9 +116,12 @@ def plot_timeline(out_file: str,
         if len(detections) else 1.0
     for row, (start, end, score) in enumerate(detections):
         y = rows - 2 - row
+        # Clipped: score / max_score rounds above 1 for the best score
+        # now and then, and matplotlib refuses alpha > 1.
         ax.broken_barh([(start, end - start)], (y, 0.8),
                        facecolors='tab:blue',
-                       alpha=0.2 + 0.8 * score / max_score)
+                       alpha=float(np.clip(0.2 + 0.8 * score / max_score,
+                                           0.2, 1.0)))
         ax.text(min(end, duration), y + 0.4, f' {score:.3f}', fontsize=7,
                 va='center')
     ax.set_xlim(0, duration)

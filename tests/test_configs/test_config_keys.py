@@ -7,7 +7,10 @@ import pytest
 from mmengine.config import Config
 
 from rcl_mm.utils.config_check import (KNOWN_TOP_LEVEL, ConfigKeyError,
-                                       check_config_keys, check_dict_keys)
+                                       check_cfg_options,
+                                       check_component_keys,
+                                       check_config_keys, check_dict_keys,
+                                       class_arguments)
 from rcl_mm.utils.launch import prepare_config
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -26,7 +29,9 @@ def test_configs_found():
 
 @pytest.mark.parametrize('config', CONFIGS)
 def test_every_config_passes(config):
-    check_config_keys(Config.fromfile(osp.join(ROOT, config)), config)
+    cfg = Config.fromfile(osp.join(ROOT, config))
+    check_config_keys(cfg, config)
+    check_component_keys(cfg, config)
 
 
 def write(tmp_path, text, base='configs/demo/rcl_bmn_demo.py'):
@@ -60,8 +65,10 @@ def test_helper_variables_pass(tmp_path):
 
 
 def test_typo_from_cfg_options(tmp_path):
-    with pytest.raises(ConfigKeyError, match="'param_schedulers'; did you "
-                       "mean 'param_scheduler'"):
+    # Named as the command-line option, not as the config file.
+    with pytest.raises(ConfigKeyError, match=r"no key 'param_schedulers' "
+                       r"\(--cfg-options param_schedulers\): did you mean "
+                       "'param_scheduler'"):
         prepare_config(osp.join(ROOT, 'configs/demo/bmn_demo.py'),
                        cfg_options={'param_schedulers': []})
 
@@ -124,3 +131,60 @@ def test_tools_train_reports_typo(tmp_path):
     assert proc.returncode != 0
     assert f"{path}: unknown top-level key 'optim_wraper'; did you mean " \
         "'optim_wrapper'?" in proc.stderr
+
+
+@pytest.mark.parametrize('key', [
+    'model.backbone.init_cfg',  # an argument the config leaves out
+    'train_cfg.dynamic_intervals', 'optim_wrapper.accumulative_counts',
+    'default_hooks.checkpoint.save_last',
+    'default_hooks.checkpoint.meta',  # CheckpointHook's **kwargs
+    'train_dataloader.drop_last',
+    'train_dataloader.dataset.pipeline.0.min_snippets',
+    'model.test_cfg.top_k', 'load_from', 'val_evaluator.dump',
+])
+def test_cfg_options_that_are_new_but_valid(key):
+    cfg = Config.fromfile(osp.join(ROOT, 'configs/demo/bmn_demo.py'))
+    check_cfg_options(cfg, {key: None})
+
+
+@pytest.mark.parametrize('key,fix', [
+    ('modle.test_cfg.top_k', "'model'"),
+    ('test_dataloder.batch_size', "'test_dataloader'"),
+    ('train_dataloader.batchsize', "'train_dataloader.batch_size'"),
+    ('model.backbone.hidden_dim_3e', "'model.backbone.hidden_dim_3d'"),
+    ('model.backbone.foo', ''),  # BMNBackbone takes no **kwargs
+    ('train_dataloader.dataset.pipeline.0.min_snipets',
+     "'train_dataloader.dataset.pipeline.0.min_snippets'"),
+    ('train_cfg.val_begn', "'train_cfg.val_begin'"),
+    ('optim_wrapper.clip_gard', "'optim_wrapper.clip_grad'"),
+    ('default_hooks.checkpoint.intervl',
+     "'default_hooks.checkpoint.interval'"),
+    ('param_scheduler.3.gamma', 'use an index 0..0'),
+])
+def test_cfg_options_typos(key, fix):
+    cfg = Config.fromfile(osp.join(ROOT, 'configs/demo/bmn_demo.py'))
+    with pytest.raises(ConfigKeyError) as e:
+        check_cfg_options(cfg, {key: 1})
+    assert f'(--cfg-options {key})' in str(e.value)
+    assert fix in str(e.value)
+
+
+def test_hook_argument_typo_in_the_file(tmp_path):
+    path = write(tmp_path, 'default_hooks = dict(checkpoint=dict('
+                 'intervl=2))\n', base='configs/demo/bmn_demo.py')
+    with pytest.raises(ConfigKeyError) as e:
+        prepare_config(path)
+    assert str(e.value).startswith(
+        "CheckpointHook takes no argument 'intervl' "
+        f"({path}: default_hooks.checkpoint.intervl): did you mean "
+        "'interval'?")
+
+
+def test_class_arguments_follow_kwargs_up_the_mro():
+    from mmengine.hooks import CheckpointHook
+    from mmengine.optim.scheduler import MultiStepLR
+    names, is_open = class_arguments(MultiStepLR)
+    assert is_open is False
+    assert {'milestones', 'gamma', 'begin', 'end', 'by_epoch'} <= set(names)
+    names, is_open = class_arguments(CheckpointHook)
+    assert is_open is True and 'interval' in names

@@ -86,11 +86,14 @@ def test_too_few_snippets(tmp_path, feature):
         load(tmp_path / 'a.npy', video='v_short', min_snippets=100)
 
 
-def test_header_only_csv_has_zero_snippets(tmp_path):
+@pytest.mark.parametrize('text', ['f0,f1\n', ''])
+def test_header_only_or_empty_csv_has_no_snippet(tmp_path, text):
+    # A 0-byte csv reads as 0 x 1: it was reported as 1 channel.
     path = tmp_path / 'empty.csv'
-    path.write_text('f0,f1\n')
-    with pytest.raises(ValueError, match=r'empty\.csv .* has 0 snippet'):
-        load(path)
+    path.write_text(text)
+    with pytest.raises(ValueError, match=r'empty\.csv .* holds no snippet '
+                       r'\(the file is empty or has only its header row\)'):
+        load(path, feat_dim=400)
 
 
 @pytest.mark.parametrize('value', [np.nan, np.inf, -np.inf])

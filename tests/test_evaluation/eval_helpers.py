@@ -40,9 +40,11 @@ def perturbed_results(database, subset, num_videos, per_video, seed,
             else:
                 s, e = sorted(rng.uniform(0, dur, 2))
                 lab = labels[rng.integers(len(labels))]
+            # Clipped to the video, then ordered: predictions are read
+            # only with start <= end (a reversed one is refused).
+            s, e = sorted((round(max(s, 0.0), 2), round(min(e, dur), 2)))
             dets.append({'label': lab,
                          'score': round(float(rng.random()), decimals),
-                         'segment': [round(max(s, 0.0), 2),
-                                     round(min(e, dur), 2)]})
+                         'segment': [s, e]})
         results[vid] = dets
     return results

@@ -81,7 +81,8 @@ def test_outside_videos_duplicates_and_degenerate_ground_truth():
 
 def test_unknown_label_names_the_video():
     db = database({'a': [((0, 10), 'A')]})
-    with pytest.raises(ValueError, match="'a' has label 'Z'"):
+    with pytest.raises(ValueError,
+                       match="video 'a', detection 0 has label 'Z'"):
         evaluate(db, results({'a': [((0, 10), .9, 'Z')]}))
 
 

@@ -29,8 +29,9 @@ def fixture(tmp_path, seed=0):
         for _ in range(30):
             a = anns[rng.integers(len(anns))]
             s, e = a['segment']
-            dets.append({'segment': [s + float(rng.normal(0, 2)),
-                                     e + float(rng.normal(0, 2))],
+            # Ordered: a reversed segment is refused when read.
+            dets.append({'segment': sorted([s + float(rng.normal(0, 2)),
+                                            e + float(rng.normal(0, 2))]),
                          'score': float(scores[k]),
                          'label': a['label'] if rng.random() < .7 else
                          'abcd'[rng.integers(4)]})

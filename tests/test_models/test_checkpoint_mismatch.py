@@ -156,10 +156,12 @@ def test_tools_test_names_the_checkpoint(tmp_path):
              f'{key}.dataset.feature_ext=.npy', f'{key}.num_workers=0',
              f'{key}.persistent_workers=False'],
         cwd=ROOT, capture_output=True, text=True)
-    assert proc.returncode == 1, proc.stderr[-2000:]
+    # A user error: one message (its detail lines indented), exit 2.
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert 'Traceback' not in proc.stderr
     last = proc.stderr.strip().splitlines()
     msg = '\n'.join(last[-12:])
-    assert f'{checkpoint}: The checkpoint does not fit ' \
+    assert f'error: {checkpoint}: The checkpoint does not fit ' \
         'ProposalMapLocalizer' in msg, proc.stderr[-2000:]
     assert 'seems to be for G-TAD' in msg
 

@@ -128,3 +128,28 @@ def test_end_distributed_stops_the_gloo_threads(tmp_path):
         cwd=ROOT, capture_output=True, text=True, check=True,
         env=dict(os.environ, PYTHONPATH=ROOT)).stdout.split()
     assert out == ['True', 'False', 'False']
+
+
+def test_zero_iterations_per_process_stop_every_process(tmp_path):
+    """4 training videos over 2 processes with batch_size 3 (drop_last):
+    each process would train nothing. Both stop before the first step
+    with the numbers, and no checkpoint is written."""
+    data_dir = str(tmp_path / 'data')
+    synthesize_demo_dataset(data_dir, seed=5, num_train=4, num_val=2,
+                            formats=('npy', ))
+    work_dir = str(tmp_path / 'train')
+    env = dict(os.environ, PORT=str(random.randint(20000, 40000)),
+               PYTHONPATH=ROOT, OMP_NUM_THREADS='1')
+    env['PATH'] = osp.dirname(sys.executable) + os.pathsep + env['PATH']
+    proc = subprocess.run(
+        ['bash', 'tools/dist_train.sh', CONFIG, '2', '--work-dir', work_dir,
+         '--cfg-options'] + options(data_dir) +
+        ['train_dataloader.batch_size=3'],
+        cwd=ROOT, env=env, capture_output=True, text=True)
+    assert proc.returncode != 0
+    message = ('error: training would run 0 iterations per epoch: 4 '
+               'video(s) over 2 process(es) give 2 per process, fewer than '
+               'batch_size=3 with drop_last=True (train_dataloader)')
+    assert proc.stderr.count(message) == 2, proc.stderr[-4000:]
+    assert 'semaphore' not in proc.stderr
+    assert not [f for f in os.listdir(work_dir) if f.endswith('.pth')]

@@ -29,6 +29,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from rcl_mm.utils.cli import add_debug_argument, run_tool
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 BMN_DEMO = 'configs/demo/bmn_demo.py'
 RCL_DEMO = 'configs/demo/rcl_bmn_demo.py'
@@ -74,6 +76,7 @@ def parse_args():
     parser.add_argument('--summary-only', action='store_true')
     parser.add_argument('--run-one', nargs=2, metavar=('VARIANT', 'SEED'),
                         help=argparse.SUPPRESS)
+    add_debug_argument(parser)
     return parser.parse_args()
 
 
@@ -282,4 +285,4 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(run_tool(main))

@@ -65,6 +65,8 @@ import numpy as np
 import torch
 from terminaltables import AsciiTable
 
+from rcl_mm.utils.cli import add_debug_argument, run_tool
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 GIB = 1024**3
 
@@ -191,6 +193,7 @@ def parse_args(argv=None):
     parser.add_argument('--worker', help=argparse.SUPPRESS)
     parser.add_argument('--setting', help=argparse.SUPPRESS)
     parser.add_argument('--scratch', help=argparse.SUPPRESS)
+    add_debug_argument(parser)
     args = parser.parse_args(argv)
     for name, allowed in (('parts', PARTS), ('models', MODELS),
                           ('settings', tuple(SETTINGS))):
@@ -1246,6 +1249,10 @@ def output_errors(scratch):
     return errors
 
 
-if __name__ == '__main__':
+def _run():
     report = main()
-    sys.exit(1 if report and report['failures'] else 0)
+    return 1 if report and report['failures'] else 0
+
+
+if __name__ == '__main__':
+    sys.exit(run_tool(_run))

@@ -22,18 +22,35 @@ import warnings
 from terminaltables import AsciiTable
 
 
+def _package_dir():
+    spec = importlib.util.find_spec('rcl_mm')
+    if spec is None or not spec.submodule_search_locations:
+        root = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+        return osp.join(root, 'rcl_mm')
+    return list(spec.submodule_search_locations)[0]
+
+
+def _cli():
+    """rcl_mm.utils.cli (standard library only), without importing
+    rcl_mm."""
+    if 'rcl_mm' in sys.modules:
+        from rcl_mm.utils import cli
+        return cli
+    name = 'rcl_mm_utils_cli'
+    spec = importlib.util.spec_from_file_location(
+        name, osp.join(_package_dir(), 'utils', 'cli.py'))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
 def _functional():
     """rcl_mm.evaluation.functional, without importing rcl_mm (torch...)."""
     if 'rcl_mm' in sys.modules:
         from rcl_mm.evaluation import functional
         return functional
-    spec = importlib.util.find_spec('rcl_mm')
-    if spec is None or not spec.submodule_search_locations:
-        root = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-        package = osp.join(root, 'rcl_mm')
-    else:
-        package = list(spec.submodule_search_locations)[0]
-    path = osp.join(package, 'evaluation', 'functional')
+    path = osp.join(_package_dir(), 'evaluation', 'functional')
     name = 'rcl_mm_evaluation_functional'
     spec = importlib.util.spec_from_file_location(
         name, osp.join(path, '__init__.py'),
@@ -72,6 +89,7 @@ def parse_args(argv=None):
         help='processes that read the predictions (2: a forked process '
         'reads half of a large file)')
     parser.add_argument('--out', help='write the metrics as JSON here')
+    _cli().add_debug_argument(parser)
     return parser.parse_args(argv)
 
 
@@ -79,9 +97,10 @@ def evaluate(args, fn):
     """Run the evaluation; returns (metrics dict, printable tables)."""
     subset = args.subset or ('test' if args.dataset == 'thumos14' else
                              'validation')
+    # The ground truth first: its errors do not hide behind the results'.
+    gt = fn.load_ground_truth(args.gt, subset)
     preds = fn.load_predictions(args.pred, require_labels=not args.proposals,
                                 workers=args.workers)
-    gt = fn.load_ground_truth(args.gt, subset)
     tables = []
     if args.proposals:
         result = fn.average_recall_vs_proposals(gt, preds,
@@ -131,4 +150,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(_cli().run_tool(main))

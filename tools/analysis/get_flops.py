@@ -11,14 +11,16 @@ gives the FLOPs at each number of RRM iterations relative to 1 iteration
 = 100, as the supplement's Table 1.
 """
 import argparse
+import sys
 
 import torch
-from mmengine.config import Config, DictAction
 from mmengine.registry import DefaultScope
 
 import rcl_mm  # noqa: F401
 from rcl_mm.models.complexity import count_flops, parameter_count
 from rcl_mm.registry import MODELS
+from rcl_mm.utils.cli import add_debug_argument, run_tool
+from rcl_mm.utils.config_check import add_cfg_options_argument, load_config
 
 
 def parse_args():
@@ -27,15 +29,14 @@ def parse_args():
     parser.add_argument('--iters', type=int, nargs='+',
                         default=[0, 1, 5, 10, 15])
     parser.add_argument('--batch', type=int, default=1)
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    add_cfg_options_argument(parser)
+    add_debug_argument(parser)
     return parser.parse_args()
 
 
 def build_model(config, cfg_options=None):
     """The config's model, in eval mode."""
-    cfg = Config.fromfile(config)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
+    cfg = load_config(config, cfg_options)
     with DefaultScope.overwrite_default_scope('rcl_mm'):
         return MODELS.build(cfg.model).eval()
 
@@ -79,4 +80,4 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(run_tool(main))

@@ -26,6 +26,8 @@ import time
 import numpy as np
 import torch
 
+from rcl_mm.utils.cli import add_debug_argument, run_tool
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 MIB = 1024**2
 
@@ -42,6 +44,7 @@ def parse_args(argv=None):
     parser.add_argument('--interval', type=float, default=0.1,
                         help='seconds between samples of the child')
     parser.add_argument('--out', help='write the rows as JSON here')
+    add_debug_argument(parser)
     return parser.parse_args(argv)
 
 
@@ -156,4 +159,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(run_tool(main))

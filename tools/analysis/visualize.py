@@ -14,15 +14,18 @@ number of RRM iterations (one, ``_iter0``, for BMN) and
 import argparse
 import os
 import os.path as osp
+import sys
 
 import torch
-from mmengine.config import Config, DictAction
 from mmengine.registry import DefaultScope
 from mmengine.runner import load_checkpoint
 
 import rcl_mm  # noqa: F401
 from rcl_mm.registry import DATASETS, MODELS
+from rcl_mm.utils.checkpoint import check_checkpoint_file
+from rcl_mm.utils.cli import UserError, add_debug_argument, run_tool
 from rcl_mm.utils.compat import mmengine_checkpoint_globals
+from rcl_mm.utils.config_check import add_cfg_options_argument, load_config
 from rcl_mm.visualization import plot_confidence_map, plot_timeline
 
 
@@ -32,7 +35,8 @@ def parse_args():
     parser.add_argument('checkpoint')
     parser.add_argument('--video', help='video name, e.g. v_abc')
     parser.add_argument('--out-dir', default='work_dirs/visualize')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    add_cfg_options_argument(parser)
+    add_debug_argument(parser)
     return parser.parse_args()
 
 
@@ -104,9 +108,8 @@ def visualize_video(model, inputs, data_sample, out_dir):
 
 def main():
     args = parse_args()
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_config(args.config, args.cfg_options)
+    check_checkpoint_file(args.checkpoint)
     with DefaultScope.overwrite_default_scope('rcl_mm'):
         model = MODELS.build(cfg.model)
         dataset = DATASETS.build(cfg.test_dataloader.dataset)
@@ -117,8 +120,9 @@ def main():
     if args.video:
         names = [info['video_name'] for info in infos]
         if args.video not in names:
-            raise KeyError(f'{args.video} is not in the test set '
-                           f'({len(names)} videos, e.g. {names[:3]}).')
+            raise UserError(
+                'no such video in the test set', f'--video {args.video}',
+                f'pick one of its {len(names)} videos, e.g. {names[:3]}')
         index = names.index(args.video)
     else:
         index = max(range(len(infos)),
@@ -130,4 +134,4 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(run_tool(main))

@@ -12,12 +12,14 @@ data/activitynet_annotations/). The choice is deterministic; see
 :func:`rcl_mm.datasets.select_demo_subset`.
 """
 import argparse
+import sys
 from collections import Counter
 
 from rcl_mm.datasets.anet_annotations import (atomic_write, dumps_by_video,
                                               load_json_strict)
 from rcl_mm.datasets.demo_subset import (read_video_subsets,
                                          select_demo_subset)
+from rcl_mm.utils.cli import add_debug_argument, run_tool
 
 
 def parse_args() -> argparse.Namespace:
@@ -31,6 +33,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--num-train', type=int, default=240)
     parser.add_argument('--num-val', type=int, default=80)
     parser.add_argument('--num-classes', type=int, default=20)
+    add_debug_argument(parser)
     return parser.parse_args()
 
 
@@ -50,4 +53,4 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(run_tool(main))

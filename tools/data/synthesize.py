@@ -14,9 +14,11 @@ knob are described in docs/demo_data.md and
 """
 import argparse
 import dataclasses
+import sys
 
 from rcl_mm.datasets.synthetic import (DEMO_ANN_FILE, SignalConfig,
                                        synthesize_features)
+from rcl_mm.utils.cli import add_debug_argument, run_tool
 
 
 def parse_args() -> argparse.Namespace:
@@ -47,6 +49,7 @@ def parse_args() -> argparse.Namespace:
             metavar=('LOW', 'HIGH') if pair else None,
             default=field.default,
             help=field.metadata['help'])
+    add_debug_argument(parser)
     return parser.parse_args()
 
 
@@ -75,4 +78,4 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(run_tool(main))

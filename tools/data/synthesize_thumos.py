@@ -12,9 +12,11 @@ video_info.json and synthesis_meta.json (see docs/thumos.md and
 :mod:`rcl_mm.datasets.thumos_synthetic`).
 """
 import argparse
+import sys
 
 from rcl_mm.datasets.thumos_synthetic import (THUMOS_DEMO_ANN_DIR,
                                               synthesize_thumos_demo)
+from rcl_mm.utils.cli import add_debug_argument, run_tool
 
 
 def parse_args() -> argparse.Namespace:
@@ -36,6 +38,7 @@ def parse_args() -> argparse.Namespace:
                         help='seconds after the last annotated end')
     parser.add_argument('--max-seconds', type=float, default=240.0,
                         help='skip longer videos')
+    add_debug_argument(parser)
     return parser.parse_args()
 
 
@@ -52,4 +55,4 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(run_tool(main))

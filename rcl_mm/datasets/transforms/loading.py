@@ -125,6 +125,12 @@ class LoadSnippetFeature(LoadLocalizationFeature):
                 f'Feature file {where} holds an array of shape '
                 f'{feature.shape}; expected 2-D T x C (snippets x channels).')
         num_snippets, feat_dim = feature.shape
+        if num_snippets == 0:
+            # Before the channel check: an empty csv reads as 0 x 1.
+            raise ValueError(
+                f'Feature file {where} holds no snippet (the file is empty '
+                'or has only its header row); re-extract the features of '
+                'this video or remove it from the annotations.')
         if self.feat_dim is not None and feat_dim != self.feat_dim:
             hint = ('; the file looks transposed (C x T), save it as T x C'
                     if num_snippets == self.feat_dim else

@@ -12,7 +12,9 @@ from .detection import (ACTIVITYNET_TIOU_THRESHOLDS,
                         detection_summary, interpolated_ap, match_detections)
 from .fusion import (THUMOS14_UCF101_ID, ClassScores, fuse_class_scores,
                      load_class_scores)
-from .io import (GroundTruth, Predictions, ground_truth_from_videos,
+from .io import (SCORE_RANGE, EvaluationFileNotFoundError,
+                 EvaluationInputError, GroundTruth, Predictions,
+                 check_predictions, ground_truth_from_videos,
                  load_ground_truth, load_predictions,
                  predictions_from_results, results_json, strip_video_prefix,
                  video_rows, write_json_atomic)
@@ -24,7 +26,9 @@ __all__ = [
     'bin_index', 'detad_breakdown', 'fuse_class_scores', 'load_class_scores',
     'plot_breakdown',
     'ACTIVITYNET_TIOU_THRESHOLDS', 'THUMOS14_TIOU_THRESHOLDS', 'AR_AN',
-    'GroundTruth', 'Predictions', 'ar_at_an', 'average_recall_vs_proposals',
+    'SCORE_RANGE', 'EvaluationFileNotFoundError', 'EvaluationInputError',
+    'check_predictions', 'GroundTruth', 'Predictions', 'ar_at_an',
+    'average_recall_vs_proposals',
     'class_average_precision', 'default_tiou_thresholds', 'detection_map',
     'detection_summary', 'ground_truth_from_videos', 'interpolated_ap',
     'load_ground_truth', 'load_predictions', 'match_detections',

@@ -22,7 +22,7 @@ from typing import Dict, Optional, Sequence
 
 import numpy as np
 
-from .io import GroundTruth, Predictions, video_rows
+from .io import EvaluationInputError, GroundTruth, Predictions, video_rows
 from .tiou import paired_segment_iou
 
 ACTIVITYNET_TIOU_THRESHOLDS = np.linspace(0.5, 0.95, 10)
@@ -195,18 +195,23 @@ def _pred_to_gt(gt: GroundTruth, preds: Predictions, path: str):
                    [-1], dtype=np.int64)
     if (preds.labels < 0).any():
         bad = int(np.flatnonzero(preds.labels < 0)[0])
-        raise ValueError(
+        raise EvaluationInputError(
             f'{path}: video {preds.video_ids[preds.video_index[bad]]!r} has '
             'a detection without "label"; detection mAP needs labels '
             '(class-agnostic proposals: evaluate AR@AN instead).')
     pred_labels = lut[preds.labels]
     if (pred_labels < 0).any():
-        bad = int(np.flatnonzero(pred_labels < 0)[0])
-        raise ValueError(
-            f'{path}: video {preds.video_ids[preds.video_index[bad]]!r} has '
-            f'label {preds.label_names[preds.labels[bad]]!r}, which no '
-            'ground-truth instance of the subset has (the official code '
-            'stops with a KeyError too); map it to a ground-truth class.')
+        where = np.flatnonzero(pred_labels < 0)
+        bad = int(where[0])
+        v = int(preds.video_index[bad])
+        first = int(np.searchsorted(preds.video_index, v))
+        more = f'; {len(where) - 1} more like it' if len(where) > 1 else ''
+        raise EvaluationInputError(
+            f'{path}: video {preds.video_ids[v]!r}, detection {bad - first}'
+            f' has label {preds.label_names[preds.labels[bad]]!r}, which no '
+            f'ground-truth instance of the subset has{more} (the official '
+            'code stops with a KeyError too); map it to a ground-truth '
+            'class, or evaluate class-agnostic proposals (--proposals).')
     return pred_video, pred_labels
 
 

@@ -27,6 +27,7 @@ RCL_PREFIXES = ('refiner.', 'head.car.')
 
 class CheckpointMismatchError(ValueError):
     """A state dict that does not fit the model it is loaded into."""
+    user_error = True  # reported without a traceback (rcl_mm.utils.cli)
 
 
 def guess_model(keys: Sequence[str]) -> str:
