@@ -692,9 +692,9 @@ def synthetic_predictions(database, num_videos, per_video, seed=0):
     """Labelled predictions around the real validation ground truth.
 
     Of each video's ``per_video`` predictions, 80% jitter one of its
-    instances (start and end moved by N(0, 0.15) x length; the right label
-    80% of the time), the rest are random segments with random labels;
-    scores have 6 decimals.
+    instances (start and end moved by N(0, 0.15) x length, swapped where
+    they cross; the right label 80% of the time), the rest are random
+    segments with random labels; scores have 6 decimals.
 
     Args:
         database (dict): The official ActivityNet ``database``.
@@ -735,9 +735,11 @@ def synthetic_predictions(database, num_videos, per_video, seed=0):
             else:
                 s, e = rand[i]
                 label = labels[other[i]]
+            # Inside the video; jitter may cross the ends, and the readers
+            # refuse reversed segments.
+            s, e = sorted(min(max(x, 0.0), duration) for x in (s, e))
             dets.append(dict(label=label, score=float(scores[i]),
-                             segment=[round(max(s, 0.0), 2),
-                                      round(min(e, duration), 2)]))
+                             segment=[round(s, 2), round(e, 2)]))
         results[vid] = dets
     return results
 
