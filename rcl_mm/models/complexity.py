@@ -100,7 +100,7 @@ def _small_block_functional_flops(refiner: RRMRefiner, batch: int,
     gru = block.gru
     kernel = gru.convz.kernel_size[0] * gru.convz.kernel_size[1]
     gru_flops = coarse * kernel * 3 * refiner.hdim * (
-        refiner.cdim + iters * (refiner.hdim + block.encoder.out_channels))
+        refiner.cdim + iters * (refiner.hdim + block.encoder.output_channels))
     return batch * (fuse_flops + gru_flops)
 
 

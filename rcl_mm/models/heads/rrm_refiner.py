@@ -174,8 +174,8 @@ class MapFeatureEncoder(nn.Module):
                               3, padding=1)
 
     @property
-    def out_channels(self) -> int:
-        """Channels of the output, the map's two included."""
+    def output_channels(self) -> int:
+        """Channels of the output: ``out_channels`` + the map's two."""
         return self.conv.out_channels + 2
 
     def _encode_map(self, heatmap: Tensor) -> Tensor:
@@ -183,7 +183,7 @@ class MapFeatureEncoder(nn.Module):
 
     def forward(self, heatmap: Tensor, feat: Tensor) -> Tensor:
         """One encoding as written; heatmap B x 2 x d x t, feat
-        B x C x d x t -> B x (out_channels + 2) x d x t."""
+        B x C x d x t -> B x output_channels x d x t."""
         fused = torch.cat((F.relu(self.convf(feat)),
                            self._encode_map(heatmap)), dim=1)
         return torch.cat((F.relu(self.conv(fused)), heatmap), dim=1)
@@ -191,7 +191,8 @@ class MapFeatureEncoder(nn.Module):
     def static_terms(self, feat: Tensor) -> Tensor:
         """The fusing conv's response to the F branch, bias included
         (convolutions are linear in their input channels, zero padding
-        included); B x C x d x t -> B x out_channels x d x t."""
+        included); B x C x d x t -> B x out_channels x d x t (the
+        constructor's ``out_channels``)."""
         feat_branch = F.relu(self.convf(feat))
         num = feat_branch.size(1)
         return F.conv2d(feat_branch, self.conv.weight[:, :num],
@@ -239,7 +240,7 @@ class SmallUpdateBlock(nn.Module):
         feat_channels, map_1, map_2, out_channels = encoder_channels
         self.encoder = MapFeatureEncoder(in_channels, feat_channels,
                                          (map_1, map_2), out_channels)
-        self.gru = ConvGRU(hdim, self.encoder.out_channels + cdim)
+        self.gru = ConvGRU(hdim, self.encoder.output_channels + cdim)
         self.delta_head = nn.Sequential(
             nn.Conv2d(hdim, head_channels, 3, padding=1),
             nn.ReLU(inplace=True), nn.Conv2d(head_channels, 2, 3, padding=1))
