@@ -9,13 +9,18 @@ in mmengine's (fvcore's) convention: one multiply-accumulate is one FLOP,
 convolutions and linear layers are counted, element-wise operations
 (activations, GRU gating, pooling, interpolation) are not.
 
-The fused BM layer (:meth:`BMNBackbone.boundary_matching`) is counted as
-what it computes: the projection ``bmm`` (``B * T * C * O * N``) plus the
-tap sums (``B * O * taps``, ``taps`` = the non-zero weights of the merged
-grid plan, at most ``2 * S`` per bin and anchor). Layers that the RRM
+Two counts of the BM layer. ``'fused'`` (what runs): the fused BM layer
+(:meth:`BMNBackbone.boundary_matching`) is counted as what it computes,
+the projection ``bmm`` (``B * T * C * O * N``) plus the tap sums
+(``B * O * taps``, ``taps`` = the non-zero weights of the merged grid
+plan, at most ``2 * S`` per bin and anchor). ``'dense'`` (the
+dense-equivalent count, as papers count BMN-based models): the BM layer
+and its 3-D convolution as mmaction2's BMN computes them, the sampling
+mask product ``B x C x T`` times ``T x (N * D * T)`` and the 3-D conv
+over the N samples (:func:`bm_layer_dense_flops`). Layers that the RRM
 refiner and the RCL head apply with their weights split (so that parts
 are computed once) are counted as applied, by :func:`rrm_functional_flops`
-and :func:`rcl_head_flops`.
+and :func:`rcl_head_flops`, in both counts.
 """
 from typing import Callable, Dict, List
 
@@ -56,6 +61,49 @@ def bm_layer_flops(backbone: BMNBackbone, batch: int) -> int:
     return batch * (bmm + out_channels * taps)
 
 
+def bm_layer_dense_flops(backbone: BMNBackbone, batch: int) -> int:
+    """FLOPs of the BM layer and its 3-D conv computed densely, as
+    mmaction2's BMN does: ``matmul(x, sample_mask)`` of the ``B x C x T``
+    1-D features with the ``T x (N * D * T)`` mask, then the 3-D conv
+    (kernel and stride ``N x 1 x 1``, C -> O) over the sampled
+    ``B x C x N x D x T`` tensor. mmaction2's map is T x T (D = T); for
+    D < T the same computation over D durations.
+
+    Args:
+        backbone (BMNBackbone): The backbone.
+        batch (int): B.
+
+    Returns:
+        int: ``B * (C * T * N * D * T + O * D * T * C * N)``.
+    """
+    anchors = backbone.duration_dim * backbone.temporal_dim
+    sampled = backbone.num_samples * anchors
+    mask_product = backbone.hidden_dim_1d * backbone.temporal_dim * sampled
+    conv3d = backbone.hidden_dim_3d * backbone.hidden_dim_1d * sampled
+    return batch * (mask_product + conv3d)
+
+
+def _small_block_functional_flops(refiner: RRMRefiner, batch: int,
+                                  coarse: int, iters: int) -> int:
+    """The ``'raft_small'`` block's convolutions applied in parts, on
+    ``coarse`` pooled cells: the encoder's fusing conv (its F-branch
+    columns once, its map-branch columns every iteration) and the GRU
+    (its context columns once, hidden state and encoder output every
+    iteration). Its other layers are modules, counted by their hooks."""
+    block = refiner.update_block
+    fuse = block.encoder.conv
+    fuse_kernel = fuse.kernel_size[0] * fuse.kernel_size[1]
+    map_branch = block.encoder.convm2.out_channels
+    feat_branch = fuse.in_channels - map_branch
+    fuse_flops = coarse * fuse_kernel * fuse.out_channels * (
+        feat_branch + iters * map_branch)
+    gru = block.gru
+    kernel = gru.convz.kernel_size[0] * gru.convz.kernel_size[1]
+    gru_flops = coarse * kernel * 3 * refiner.hdim * (
+        refiner.cdim + iters * (refiner.hdim + block.encoder.output_channels))
+    return batch * (fuse_flops + gru_flops)
+
+
 def rrm_functional_flops(refiner: RRMRefiner, feat: Tensor,
                          iters: int) -> int:
     """FLOPs of the convolutions :class:`RRMRefiner` applies in parts.
@@ -70,6 +118,10 @@ def rrm_functional_flops(refiner: RRMRefiner, feat: Tensor,
     1x1 conv (``fine_feat``) once. The refiner's other layers are
     modules, counted by their hooks; the upsampling (interpolation) is not
     counted.
+
+    That is the ``'light'`` block; for ``'raft_small'`` see
+    :func:`_small_block_functional_flops` (its bilinear upsampling of
+    ``delta_t`` is not counted either).
 
     Args:
         refiner (RRMRefiner): The refiner.
@@ -89,6 +141,8 @@ def rrm_functional_flops(refiner: RRMRefiner, feat: Tensor,
     batch, _, duration, temporal = feat.shape
     stride = refiner.stride
     coarse = -(-duration // stride) * -(-temporal // stride)
+    if refiner.block_type == 'raft_small':
+        return _small_block_functional_flops(refiner, batch, coarse, iters)
     cells = duration * temporal
     gru = refiner.gru
     kernel = gru.convz.kernel_size[0] * gru.convz.kernel_size[1]
@@ -182,31 +236,53 @@ def _count_shared_reads(localizer: nn.Module,
     return ['read_features']
 
 
-@torch.no_grad()
-def count_flops(model: nn.Module, inputs: Tensor,
+BM_COUNTS = ('fused', 'dense')
+
+
+def count_flops(model: nn.Module, inputs: Tensor, bm_count: str = 'fused',
                 **forward_kwargs) -> Dict[str, int]:
     """FLOPs of one forward pass, total and per top-level child.
 
     Args:
         model (nn.Module): Any model; BMN backbones inside it are counted
-            with :func:`bm_layer_flops`.
+            with :func:`bm_layer_flops` (``bm_count='fused'``, what runs)
+            or :func:`bm_layer_dense_flops` (``'dense'``, the
+            dense-equivalent count).
         inputs (Tensor): The input batch.
+        bm_count (str): ``'fused'`` or ``'dense'``. Defaults to
+            ``'fused'``.
         **forward_kwargs: Passed to ``model(inputs, ...)``.
 
     Returns:
         dict[str, int]: ``total`` and one entry per named child of
         ``model`` (e.g. ``backbone``, ``head``, ``refiner``).
     """
-    counts = {}
+    if bm_count not in BM_COUNTS:
+        raise ValueError(f'bm_count must be one of {BM_COUNTS}, got '
+                         f'{bm_count!r}')
+    return count_flops_both(model, inputs, **forward_kwargs)[bm_count]
+
+
+@torch.no_grad()
+def count_flops_both(model: nn.Module, inputs: Tensor,
+                     **forward_kwargs) -> Dict[str, Dict[str, int]]:
+    """Both counts of :func:`count_flops` from one forward pass.
+
+    Returns:
+        dict: ``fused`` and ``dense``, each as :func:`count_flops` returns
+        it.
+    """
+    counts = dict(fused={}, dense={})
     handles = []
     prefix = {}
     for child_name, child in model.named_children():
         for module in child.modules():
             prefix[id(module)] = child_name
 
-    def add(module, value):
+    def add(module, value, which=BM_COUNTS):
         name = prefix.get(id(module), 'other')
-        counts[name] = counts.get(name, 0) + int(value)
+        for key in which:
+            counts[key][name] = counts[key].get(name, 0) + int(value)
 
     def conv_hook(module, args, output):
         add(module, _conv_flops(module, output))
@@ -215,7 +291,9 @@ def count_flops(model: nn.Module, inputs: Tensor,
         add(module, output.numel() * module.in_features)
 
     def bm_hook(module, args, output):
-        add(module, bm_layer_flops(module, args[0].size(0)))
+        batch = args[0].size(0)
+        add(module, bm_layer_flops(module, batch), ('fused', ))
+        add(module, bm_layer_dense_flops(module, batch), ('dense', ))
 
     def rrm_hook(module, args, output):
         add(module, rrm_functional_flops(module, args[0], len(output)))
@@ -253,7 +331,8 @@ def count_flops(model: nn.Module, inputs: Tensor,
                     object.__setattr__(module, name, own[name])
                 else:
                     object.__delattr__(module, name)
-    counts['total'] = sum(counts.values())
+    for count in counts.values():
+        count['total'] = sum(count.values())
     return counts
 
 

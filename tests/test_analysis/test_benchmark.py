@@ -313,6 +313,35 @@ def test_tiny_pair_part(tmp_path, capsys):
     assert 'freed memory reused' in printed
 
 
+def test_tiny_rcl_bmn_with_each_rrm(tmp_path):
+    """Both RRM blocks of RCL-BMN against our BMN in one run: their train
+    rows and their paired ratios; the 1.3x target is the light block's."""
+    out = tmp_path / 'rrm.json'
+    report = bench.main([
+        '--tiny', '--models', 'bmn,rcl_bmn,rcl_bmn_raft', '--settings',
+        'anet', '--parts', 'train,pair', '--pair-rounds', '3', '--steps',
+        '1', '--warmup', '1', '--threads', '1', '--out', str(out)])
+    saved = json.loads(out.read_text())
+    rows = {r['model']: r for r in saved['models']}
+    assert set(rows) == {'bmn', 'rcl_bmn', 'rcl_bmn_raft'}
+    # The supplement's block has more parameters than the light one.
+    assert rows['rcl_bmn_raft']['num_parameters'] > \
+        rows['rcl_bmn']['num_parameters']
+    for name in ('rcl_bmn', 'rcl_bmn_raft'):
+        assert rows[name]['train_ratio_vs_bmn'] == pytest.approx(
+            rows[name]['train_step_s'] / rows['bmn']['train_step_s'])
+    pairs = saved['paired']['anet']
+    assert [(p['base'], p['model']) for p in pairs] == [
+        ('bmn', 'rcl_bmn'), ('bmn', 'rcl_bmn_raft')]
+    assert all(p['ratio_median'] > 0 for p in pairs)
+    assert [(t['model'], t['target']) for t in report['targets']] == [
+        ('rcl_bmn', 'step <= 1.3x our BMN (paired)')]
+    model = bench.build_model('rcl_bmn_raft',
+                              bench.setting_params(bench.parse_args(
+                                  ['--tiny']), 'anet'))
+    assert model.refiner.block_type == 'raft_small'
+
+
 def test_tiny_and_overrides():
     args = bench.parse_args(['--tiny', '--temporal-dim', '20'])
     assert args.batch == 2

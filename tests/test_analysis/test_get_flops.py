@@ -8,7 +8,8 @@ import torch
 import torch.nn as nn
 
 from rcl_mm.models import BMNBackbone, RCLHead, RRMRefiner
-from rcl_mm.models.complexity import (bm_layer_flops, count_flops,
+from rcl_mm.models.complexity import (bm_layer_dense_flops, bm_layer_flops,
+                                      count_flops, count_flops_both,
                                       parameter_count, rcl_head_flops,
                                       rrm_functional_flops)
 
@@ -157,3 +158,115 @@ def test_shared_read_of_f_is_counted_as_the_cell_terms(monkeypatch):
     assert shared == separate
     assert shared['head'] >= rcl_head_flops(model.head, 2,
                                             terms_cells=5 * 8)
+
+
+def test_bm_layer_dense_flops_hand_case():
+    """mmaction2's dense BM layer on T = 3, D = 1, N = 2, C = 4, O = 5:
+    the mask product 4 x 3 times 3 x (2 * 1 * 3), then the 3-D conv
+    (4 x 2 inputs per output) on 5 x 1 x 3 outputs; whatever the taps."""
+    backbone = BMNBackbone(feat_dim=4, temporal_dim=3, duration_dim=1,
+                           num_samples=2, num_samples_per_bin=1,
+                           hidden_dim_1d=4, hidden_dim_3d=5)
+    expected = 4 * 3 * (2 * 1 * 3) + (5 * 1 * 3) * (4 * 2)
+    assert bm_layer_dense_flops(backbone, 1) == expected == 192
+    assert bm_layer_dense_flops(backbone, 3) == 3 * expected
+    # ActivityNet's BMN: C = 256, O = 512, N = 32, T = D = 100.
+    anet = BMNBackbone(feat_dim=400, temporal_dim=100)
+    assert bm_layer_dense_flops(anet, 1) == \
+        256 * 100 * 320000 + 512 * 10000 * 256 * 32 == 50_135_040_000
+
+
+def test_dense_count_is_mmaction2_bmn_counted_by_torch():
+    """Our BMN counted with the dense BM layer equals mmaction2's BMN
+    itself counted by torch's FlopCounterMode (which counts its
+    sampling-mask matmul and every convolution, 2 FLOPs per
+    multiply-accumulate), at the same arguments; the fused count is what
+    our BMN runs instead (less)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    import rcl_mm  # noqa: F401 (mmaction.models importable)
+    from mmaction.models import BMN as MMBMN
+    from rcl_mm.models import BMN
+    kwargs = dict(temporal_dim=8, boundary_ratio=0.5, num_samples=4,
+                  num_samples_per_bin=2, feat_dim=12, soft_nms_alpha=0.4,
+                  soft_nms_low_threshold=0.5, soft_nms_high_threshold=0.9,
+                  post_process_top_k=10, hidden_dim_1d=16, hidden_dim_2d=8,
+                  hidden_dim_3d=24)
+    inputs = torch.randn(2, 12, 8)
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        MMBMN(**kwargs).eval()._forward(inputs)
+    ours = BMN(**kwargs).eval()
+    both = count_flops_both(ours, inputs, mode='tensor')
+    assert 2 * both['dense']['total'] == counter.get_total_flops()
+    assert both['dense'] == count_flops(ours, inputs, bm_count='dense',
+                                        mode='tensor')
+    assert both['fused'] == count_flops(ours, inputs, mode='tensor')
+    bm_difference = bm_layer_dense_flops(ours.backbone, 2) - \
+        bm_layer_flops(ours.backbone, 2)
+    assert both['dense']['backbone'] - both['fused']['backbone'] == \
+        bm_difference > 0
+    assert both['dense']['head'] == both['fused']['head']
+    with pytest.raises(ValueError, match='bm_count'):
+        count_flops(ours, inputs, bm_count='sparse', mode='tensor')
+
+
+def test_small_rrm_functional_flops_hand_case():
+    """'raft_small' on a 6 x 9 map pooled by 2 (3 x 5 = 15 cells), F of
+    6 channels, hdim 8, cdim 4, encoder (5, 4, 3, 6), head 7. Once: the
+    context net (3x3, 6 -> 12), the F branch (1x1, 6 -> 5), its columns
+    of the fusing conv (3x3, 5 -> 6) and the GRU's context columns (3x3,
+    4 -> 3 x 8). Per iteration: the map branch (7x7, 2 -> 4; 3x3,
+    4 -> 3), its columns of the fusing conv (3 -> 6), the GRU's hidden
+    and encoder columns (8 + 6 + 2 -> 3 x 8) and the head (3x3, 8 -> 7,
+    7 -> 2), all on the 15 cells."""
+    refiner = RRMRefiner(in_channels=6, hdim=8, cdim=4,
+                         update_block='raft_small',
+                         encoder_channels=(5, 4, 3, 6), head_channels=7,
+                         stride=2, iters=4)
+    feat = torch.zeros(2, 6, 6, 9)
+    cells = 15
+    functional_once = cells * 9 * (6 * 5 + 3 * 8 * 4)
+    functional_per_iter = cells * 9 * (6 * 3 + 3 * 8 * (8 + 8))
+    assert rrm_functional_flops(refiner, feat, 4) == 2 * (
+        functional_once + 4 * functional_per_iter)
+    modules_once = cells * (9 * 6 * 12 + 6 * 5)
+    modules_per_iter = cells * (49 * 2 * 4 + 9 * 4 * 3 + 9 * 8 * 7 +
+                                9 * 7 * 2)
+    logits = torch.zeros(2, 2, 6, 9)
+    counts = {iters: count_flops(refiner, feat, logits=logits,
+                                 iters=iters)['total'] for iters in (0, 3, 4)}
+    assert counts[0] == 0
+    assert counts[4] - counts[3] == 2 * (modules_per_iter +
+                                         functional_per_iter)
+    assert counts[4] == 2 * (modules_once + functional_once + 4 *
+                             (modules_per_iter + functional_per_iter))
+
+
+def test_both_counts_and_table1_of_the_supplements_rrm(tmp_path):
+    """get_flops --json on RCL-BMN (ANet) with the supplement's RRM: both
+    counts, and on the dense-equivalent count the relative FLOPs at 0 / 1
+    / 5 / 10 / 15 iterations within 1.5 of the supplement's Table 1."""
+    import json
+    tool = load_tool('get_flops')
+    path = tmp_path / 'flops.json'
+    tool.main([osp.join(ROOT, 'configs/rcl_bmn_anet_raft_rrm.py'),
+               '--json', str(path)])
+    report = json.loads(path.read_text())
+    assert set(report) >= {'fused', 'dense_equivalent', 'table1', 'params'}
+    fused, dense = report['fused'], report['dense_equivalent']
+    # The BM layer: our fused op's count, or mmaction2's dense one.
+    anet = BMNBackbone(feat_dim=400, temporal_dim=100)
+    assert dense['parts']['backbone'] - fused['parts']['backbone'] == \
+        bm_layer_dense_flops(anet, 1) - bm_layer_flops(anet, 1)
+    for key in ('head', 'refiner'):
+        assert dense['parts'][key] == fused['parts'][key]
+    assert fused['parts']['total'] == fused['iters']['10']
+    table = report['table1']
+    assert list(table) == ['0', '1', '5', '10', '15']
+    assert table['1'] == 100.0
+    for iters, paper in tool.TABLE1.items():
+        assert abs(table[str(iters)] - paper) <= 1.5, (iters, table)
+    # The same cost per iteration in both counts, about 1.7% of the
+    # dense-equivalent model (the supplement's Table 1: 24.1 / 14).
+    assert dense['per_iteration'] == fused['per_iteration']
+    assert 1.6 < 100 * dense['per_iteration'] / dense['iters']['1'] < 1.8

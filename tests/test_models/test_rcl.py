@@ -597,3 +597,225 @@ def test_builds_from_an_mmaction2_scope_config():
     assert model.refiner.iters == 2
     conf, _, _ = model(torch.randn(1, C_IN, T), None, mode='tensor')
     assert conf.shape == (1, 2, T, T)
+
+
+# ------------------------------------------------- the supplement's RRM --
+def small_refiner(**kwargs):
+    """A tiny 'raft_small' refiner (F of 6 channels)."""
+    torch.manual_seed(0)
+    cfg = dict(in_channels=6, hdim=8, cdim=4, update_block='raft_small',
+               encoder_channels=(5, 4, 3, 6), head_channels=7, stride=2,
+               iters=3)
+    cfg.update(kwargs)
+    return RRMRefiner(**cfg)
+
+
+def raft_small_update(block, net, inp, corr, flow):
+    """A direct transcription of RAFT's SmallUpdateBlock.forward (its
+    SmallMotionEncoder, ConvGRU with the context first in its input, and
+    FlowHead) with the block's layers, the map as the flow and F as the
+    correlation. Ours puts the context last in x_t: the GRU's weight
+    columns are rotated to RAFT's order."""
+    enc = block.encoder
+    relu = torch.nn.functional.relu
+    cor = relu(enc.convf(corr))
+    flo = relu(enc.convm1(flow))
+    flo = relu(enc.convm2(flo))
+    out = relu(enc.conv(torch.cat([cor, flo], dim=1)))
+    motion_features = torch.cat([out, flow], dim=1)
+    inp = torch.cat([inp, motion_features], dim=1)
+    hidden, cdim = net.size(1), inp.size(1) - motion_features.size(1)
+
+    def raft_order(conv):
+        # Ours: [h, motion, context]; RAFT's: [h, context, motion].
+        w = conv.weight
+        w = torch.cat((w[:, :hidden], w[:, w.size(1) - cdim:],
+                       w[:, hidden:w.size(1) - cdim]), 1)
+        return lambda x: torch.nn.functional.conv2d(x, w, conv.bias,
+                                                    padding=1)
+
+    convz, convr, convq = (raft_order(c) for c in
+                           (block.gru.convz, block.gru.convr,
+                            block.gru.convh))
+    hx = torch.cat([net, inp], dim=1)
+    z = torch.sigmoid(convz(hx))
+    r = torch.sigmoid(convr(hx))
+    q = torch.tanh(convq(torch.cat([r * net, inp], dim=1)))
+    net = (1 - z) * net + z * q
+    head = block.delta_head
+    delta = head[2](relu(head[0](net)))
+    return net, None, delta
+
+
+def test_small_update_block_is_rafts_and_its_split_is_exact():
+    """SmallUpdateBlock.forward equals the transcription of RAFT's
+    SmallUpdateBlock; step() with the fixed parts computed once
+    (static_terms) equals forward, values and gradients, borders
+    included."""
+    from rcl_mm.models import SmallUpdateBlock
+    torch.manual_seed(0)
+    block = SmallUpdateBlock(6, hdim=5, cdim=3,
+                             encoder_channels=(7, 4, 3, 6),
+                             head_channels=9)
+    randomize(block)
+    block.double()
+    net = torch.randn(2, 5, 4, 7, dtype=torch.float64, requires_grad=True)
+    inp = torch.randn(2, 3, 4, 7, dtype=torch.float64, requires_grad=True)
+    feat = torch.randn(2, 6, 4, 7, dtype=torch.float64, requires_grad=True)
+    heatmap = torch.randn(2, 2, 4, 7, dtype=torch.float64)
+    new_net, mask, delta = block(net, inp, feat, heatmap)
+    assert mask is None and delta.shape == (2, 2, 4, 7)
+    want_net, _, want_delta = raft_small_update(block, net, inp, feat,
+                                                heatmap)
+    torch.testing.assert_close(new_net, want_net, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(delta, want_delta, rtol=1e-12, atol=1e-12)
+    # Two steps, the second on the first's output.
+    static = block.static_terms(feat, inp)
+    got_net, got_delta = block.step(net, heatmap, static)
+    got_net, got_delta = block.step(got_net, heatmap + got_delta, static)
+    want_net2, _, want_delta2 = block(new_net, inp, feat, heatmap + delta)
+    torch.testing.assert_close(got_net, want_net2, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(got_delta, want_delta2, rtol=1e-12,
+                               atol=1e-12)
+    grad = torch.randn_like(want_delta2)
+    inputs = [net, inp, feat] + list(block.parameters())
+    for g, w in zip(
+            torch.autograd.grad((got_delta * grad).sum(), inputs),
+            torch.autograd.grad((want_delta2 * grad).sum(), inputs)):
+        torch.testing.assert_close(g, w, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize('stride, size', [(2, (7, 9)), (3, (6, 6)),
+                                          (1, (4, 5))])
+def test_small_refiner_is_fig4_on_the_pooled_map(stride, size):
+    """The 'raft_small' refiner equals Fig. 4's loop written out: the
+    context network and the update block on F and G pooled by the
+    stride (avg_pool2d, ceil mode), the pooled map accumulating the
+    deltas, and G_t = G_{t-1} + the delta upsampled by F.interpolate
+    (bilinear)."""
+    refiner = small_refiner(stride=stride, iters=4)
+    randomize(refiner)
+    feat, logits = torch.randn(2, 6, *size), torch.randn(2, 2, *size)
+    maps = refiner(feat, logits)
+    assert len(maps) == 4
+
+    def pool(x):
+        return torch.nn.functional.avg_pool2d(x, stride, ceil_mode=True)
+
+    coarse = pool(feat)
+    net, inp = torch.split(refiner.cnet(coarse), [8, 4], dim=1)
+    net, inp = torch.tanh(net), torch.relu(inp)
+    heatmap, coarse_map = logits, pool(logits)
+    for got in maps:
+        net, _, delta = refiner.update_block(net, inp, coarse, coarse_map)
+        coarse_map = coarse_map + delta
+        heatmap = heatmap + torch.nn.functional.interpolate(
+            delta, size=size, mode='bilinear', align_corners=False)
+        torch.testing.assert_close(got, heatmap, rtol=1e-5, atol=1e-5)
+    assert not torch.equal(maps[0], logits)
+
+
+def test_small_refiner_starts_at_g0_and_trains_every_layer():
+    refiner = small_refiner()
+    feat, logits = torch.randn(2, 6, 7, 8), torch.randn(2, 2, 7, 8)
+    # Zero-initialised head: the map starts unchanged.
+    assert all(torch.equal(m, logits) for m in refiner(feat, logits))
+    assert refiner(feat, logits, iters=0) == []
+    randomize(refiner)
+    logits.requires_grad_(True)
+    maps = refiner(feat, logits)
+    refiner.loss(maps, lambda conf: dict(loss_pem_reg=conf.mean()))[
+        'loss_rrm_it3_reg'].backward()
+    # Each iteration detaches the map: no gradient reaches G_0.
+    assert logits.grad is None
+    for name, param in refiner.named_parameters():
+        assert param.grad is not None and param.grad.abs().sum() > 0, name
+    # The light block's layers are not built for this one.
+    assert not hasattr(refiner, 'fine_feat')
+    assert refiner.fine_weights() is None
+
+
+def test_refiner_options_are_checked():
+    with pytest.raises(ValueError, match="'raft'"):
+        RRMRefiner(update_block='raft')
+    with pytest.raises(ValueError, match='stride'):
+        RRMRefiner(update_block='raft_small', stride=2.5)
+    with pytest.raises(ValueError, match='encoder_channels'):
+        RRMRefiner(update_block='raft_small', encoder_channels=(8, 8))
+    assert RRMRefiner().block_type == 'light'  # still the default
+    assert RRMRefiner().delta_head[0].out_channels == 16
+    assert RRMRefiner(update_block='raft_small').update_block.delta_head[
+        0].out_channels == 128
+
+
+def small_rrm_model(**kwargs):
+    model = tiny_model(**kwargs)
+    torch.manual_seed(0)
+    model.refiner = RRMRefiner(in_channels=8, hdim=8, cdim=4,
+                               update_block='raft_small',
+                               encoder_channels=(6, 4, 3, 5),
+                               head_channels=6, stride=2, iters=3)
+    return model
+
+
+@pytest.mark.parametrize('stride', [2, 5])
+def test_small_refiner_shared_read_of_f(stride, monkeypatch):
+    """With the 'raft_small' block the localizer reads F once for the
+    head's cell terms and the refiner's pooled F (no fine features); the
+    same losses and gradients as each module reading F itself."""
+    models = []
+    for _ in range(2):
+        model = small_rrm_model()
+        model.refiner.stride = stride
+        randomize(model)
+        models.append(model)
+    feat = torch.randn(2, 8, D, T)
+    terms, (fine, coarse) = models[0].read_features(feat)
+    assert fine is None
+    torch.testing.assert_close(terms, models[0].head.cell_terms(feat))
+    torch.testing.assert_close(
+        coarse, torch.nn.functional.avg_pool2d(feat, stride,
+                                               ceil_mode=True))
+    monkeypatch.setattr(models[1], 'read_features', lambda feat, iters:
+                        (models[1].head.cell_terms(feat), None))
+    assert_same_training_step(models, torch.randn(3, C_IN, T),
+                              make_samples(3))
+
+
+def test_small_refiner_in_the_localizer_predicts_and_reads_f_itself():
+    model = small_rrm_model()
+    randomize(model)
+    feat = torch.randn(1, 8, D, T)
+    assert model.read_features(feat, iters=0)[1] is None
+    model.refiner.stride = 1
+    assert model.read_features(feat)[1] is None
+    x = torch.randn(2, C_IN, T)
+    with torch.no_grad():
+        conf, _, _ = model(x, None, mode='tensor')
+        model.refiner.stride = 2
+        conf2, _, _ = model(x, None, mode='tensor')
+        model.refiner.iters = 0
+        g0, _, _ = model(x, None, mode='tensor')
+    assert conf.shape == conf2.shape == (2, 2, D, T)
+    assert not torch.equal(conf2, g0)
+    model.refiner.iters = 3
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        losses = model(x, make_samples(2), mode='loss')
+    assert all(torch.isfinite(v) for v in losses.values())
+    assert 'loss_rrm_it3_reg' in losses
+
+
+def test_raft_rrm_config_selects_the_supplements_block():
+    with DefaultScope.overwrite_default_scope('rcl_mm'):
+        cfg = Config.fromfile(osp.join(ROOT, 'configs/rcl_bmn_anet.py'))
+        assert MODELS.build(cfg.model.refiner).block_type == 'light'
+        cfg = Config.fromfile(
+            osp.join(ROOT, 'configs/rcl_bmn_anet_raft_rrm.py'))
+        refiner = MODELS.build(cfg.model.refiner)
+    assert refiner.block_type == 'raft_small'
+    assert (refiner.hdim, refiner.cdim, refiner.stride) == (64, 32, 2)
+    assert not hasattr(refiner, 'map_enc')
+    block = refiner.update_block
+    assert block.delta_head[0].kernel_size == (3, 3)
+    assert block.gru.convz.kernel_size == (3, 3)
+    assert block.gru.convz.in_channels == 64 + 82 + 32

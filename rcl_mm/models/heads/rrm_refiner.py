@@ -1,6 +1,6 @@
 # Copyright (c) rcl_mm contributors. All rights reserved.
 """RCL's recurrent refinement module (RRM): a ConvGRU on the D x T map."""
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -134,38 +134,205 @@ class ConvGRU(nn.Module):
         return (1 - z) * h + z * h_new
 
 
+class MapFeatureEncoder(nn.Module):
+    """RAFT's small motion encoder, adapted to the confidence map.
+
+    RAFT (Teed and Deng, ECCV 2020) encodes its current flow (a 7x7 and a
+    3x3 conv) and the correlation features looked up at it (a 1x1 conv),
+    and fuses both with a 3x3 conv; the output is the fused features
+    followed by the flow itself. Here the map G_t (2 logit channels) takes
+    the flow's place and the temporal features F (at the working
+    resolution) the correlation's: the supplement's x_t starts with
+    ``[G_t, temporal features]``. Output: ``out_channels + 2`` channels,
+    ``cat(relu(conv(cat(feat branch, map branch))), G_t)``.
+
+    F is the same at every RRM iteration (RAFT's correlation lookup is
+    not), so :meth:`static_terms` computes its branch and its part of the
+    fusing conv once and :meth:`step` adds them: the function of
+    :meth:`forward`, without the per-iteration cost of the F branch.
+
+    Args:
+        in_channels (int): Channels of F.
+        feat_channels (int): F branch (RAFT's ``convc1``, 1x1). Defaults
+            to 96, RAFT-small's.
+        map_channels (tuple[int]): Map branch, a 7x7 then a 3x3 conv
+            (RAFT's ``convf1``, ``convf2``). Defaults to (64, 32).
+        out_channels (int): The fusing 3x3 conv. Defaults to 80.
+    """
+
+    def __init__(self,
+                 in_channels: int,
+                 feat_channels: int = 96,
+                 map_channels: Tuple[int, int] = (64, 32),
+                 out_channels: int = 80) -> None:
+        super().__init__()
+        self.convf = nn.Conv2d(in_channels, feat_channels, 1)
+        self.convm1 = nn.Conv2d(2, map_channels[0], 7, padding=3)
+        self.convm2 = nn.Conv2d(map_channels[0], map_channels[1], 3,
+                                padding=1)
+        self.conv = nn.Conv2d(feat_channels + map_channels[1], out_channels,
+                              3, padding=1)
+
+    @property
+    def output_channels(self) -> int:
+        """Channels of the output: ``out_channels`` + the map's two."""
+        return self.conv.out_channels + 2
+
+    def _encode_map(self, heatmap: Tensor) -> Tensor:
+        return F.relu(self.convm2(F.relu(self.convm1(heatmap))))
+
+    def forward(self, heatmap: Tensor, feat: Tensor) -> Tensor:
+        """One encoding as written; heatmap B x 2 x d x t, feat
+        B x C x d x t -> B x output_channels x d x t."""
+        fused = torch.cat((F.relu(self.convf(feat)),
+                           self._encode_map(heatmap)), dim=1)
+        return torch.cat((F.relu(self.conv(fused)), heatmap), dim=1)
+
+    def static_terms(self, feat: Tensor) -> Tensor:
+        """The fusing conv's response to the F branch, bias included
+        (convolutions are linear in their input channels, zero padding
+        included); B x C x d x t -> B x out_channels x d x t (the
+        constructor's ``out_channels``)."""
+        feat_branch = F.relu(self.convf(feat))
+        num = feat_branch.size(1)
+        return F.conv2d(feat_branch, self.conv.weight[:, :num],
+                        self.conv.bias, padding=self.conv.padding)
+
+    def step(self, heatmap: Tensor, static: Tensor) -> Tensor:
+        """``forward(heatmap, feat)`` given ``static_terms(feat)``."""
+        map_branch = self._encode_map(heatmap)
+        num = self.conv.in_channels - map_branch.size(1)
+        fused = F.conv2d(map_branch, self.conv.weight[:, num:],
+                         padding=self.conv.padding)
+        return torch.cat((F.relu(fused + static), heatmap), dim=1)
+
+
+class SmallUpdateBlock(nn.Module):
+    """RAFT's SmallUpdateBlock on the confidence map (supplement Fig. 4).
+
+    The map-feature encoder (:class:`MapFeatureEncoder`), the ConvGRU of
+    eq. (1) with 3x3 convolutions on ``x_t = [encoded map and features,
+    context]`` and a two-layer 3x3 head (RAFT's FlowHead) predicting
+    ``delta_t`` (2 channels). RAFT puts the context first in x_t; the
+    supplement lists it last, as here (the same function up to the order
+    of the GRU's weight columns). The head's last layer starts at zero,
+    so before training G_t = G_0 (a model initialised from BMN gives
+    BMN's map). RAFT-small's block returns no upsampling mask (its
+    predictions are upsampled bilinearly); neither does this one.
+
+    Args:
+        in_channels (int): Channels of F.
+        hdim (int): Hidden channels h. Defaults to 64.
+        cdim (int): Context channels. Defaults to 32.
+        encoder_channels (tuple[int]): The encoder's F branch, map
+            branch (two convs) and output channels. Defaults to
+            (96, 64, 32, 80), RAFT-small's.
+        head_channels (int): Hidden channels of the head. Defaults to 128.
+    """
+
+    def __init__(self,
+                 in_channels: int,
+                 hdim: int = 64,
+                 cdim: int = 32,
+                 encoder_channels: Sequence[int] = (96, 64, 32, 80),
+                 head_channels: int = 128) -> None:
+        super().__init__()
+        feat_channels, map_1, map_2, out_channels = encoder_channels
+        self.encoder = MapFeatureEncoder(in_channels, feat_channels,
+                                         (map_1, map_2), out_channels)
+        self.gru = ConvGRU(hdim, self.encoder.output_channels + cdim)
+        self.delta_head = nn.Sequential(
+            nn.Conv2d(hdim, head_channels, 3, padding=1),
+            nn.ReLU(inplace=True), nn.Conv2d(head_channels, 2, 3, padding=1))
+        nn.init.zeros_(self.delta_head[-1].weight)
+        nn.init.zeros_(self.delta_head[-1].bias)
+
+    def forward(self, net: Tensor, inp: Tensor, feat: Tensor,
+                heatmap: Tensor) -> Tuple[Tensor, None, Tensor]:
+        """One update as Fig. 4 calls it.
+
+        Args:
+            net (Tensor): B x hdim x d x t hidden state.
+            inp (Tensor): B x cdim x d x t context.
+            feat (Tensor): B x C x d x t temporal features.
+            heatmap (Tensor): B x 2 x d x t current map (logits).
+
+        Returns:
+            tuple: the new hidden state, None (no upsampling mask) and
+            ``delta_t`` (B x 2 x d x t).
+        """
+        motion = self.encoder(heatmap, feat)
+        net = self.gru(net, torch.cat((motion, inp), dim=1))
+        return net, None, self.delta_head(net)
+
+    def static_terms(self, feat: Tensor,
+                     inp: Tensor) -> Tuple[Tensor, Tensor]:
+        """What stays fixed over the iterations: the encoder's F part and
+        the GRU's context part (see :meth:`ConvGRU.static_terms`)."""
+        return self.encoder.static_terms(feat), self.gru.static_terms(inp)
+
+    def step(self, net: Tensor, heatmap: Tensor,
+             static: Tuple[Tensor, Tensor]) -> Tuple[Tensor, Tensor]:
+        """``forward`` given ``static_terms(feat, inp)``: the new hidden
+        state and ``delta_t``."""
+        encoder_static, gru_static = static
+        motion = self.encoder.step(heatmap, encoder_static)
+        net = self.gru.step(net, motion, gru_static)
+        return net, self.delta_head(net)
+
+
+UPDATE_BLOCKS = ('light', 'raft_small')
+
+
 @MODELS.register_module()
 class RRMRefiner(BaseModule):
     """Recurrent refinement of the confidence map, G_t = G_{t-1} + delta_t.
 
     `RCL: Recurrent Continuous Localization for Temporal Action Detection
     <https://arxiv.org/abs/2203.07112>`_, supplement Fig. 4 and eq. (1).
-    The map is refined in logit space. A context network over the proposal
-    features F gives the initial hidden state (``hdim`` channels, tanh) and
-    a context input (``cdim``, ReLU). Each iteration detaches the map,
-    encodes it, builds ``x_t = concat(encoded map, F-derived features,
-    context)``, runs the ConvGRU and predicts ``delta_t``.
+    The map is refined in logit space. A context network (a 3x3 conv)
+    over the proposal features F gives the initial hidden state (``hdim``
+    channels, tanh) and a context input (``cdim``, ReLU). Each iteration
+    detaches the map, encodes it, builds ``x_t = concat(encoded map,
+    F-derived features, context)``, runs a 3x3 ConvGRU and predicts
+    ``delta_t``. The recurrence runs on the map pooled by ``stride``
+    (a ``ceil(D / stride) x ceil(T / stride)`` grid), as RAFT's update
+    block runs at 1/8 of the image; two update blocks:
 
-    Cost. At the ANet setting (D = T = 100) a 3x3 ConvGRU with 64 hidden
-    channels on all 10^4 cells would cost more per iteration than the
-    whole BMN, far from the paper's +17% FLOPs for 10 iterations. As in
-    RAFT, whose update block runs at reduced resolution and is upsampled
-    afterwards, the GRU runs on the map average-pooled by ``stride``; the
-    delta is predicted at full resolution by a small per-cell head
-    (1x1 convs) from the upsampled hidden state, the current map and
-    F-derived features, so refinements stay cell-sharp. The head's last
-    layer starts at zero: before training, G_t = G_0.
+    - ``update_block='raft_small'``: the supplement's RRM, RAFT's
+      SmallUpdateBlock on the pooled map (:class:`SmallUpdateBlock`): the
+      map-feature encoder over ``[G_t, F]``, the GRU, a two-layer 3x3
+      head with ``head_channels`` (128) hidden channels predicting
+      ``delta_t`` on the pooled grid, upsampled bilinearly to D x T (as
+      RAFT-small upsamples its flow). At ``stride=2`` on the ANet RCL-BMN
+      model its cost reproduces the supplement's Table 1 (1.7% of the
+      model per iteration, counted as the paper counts; docs/rcl.md).
+    - ``update_block='light'`` (the default for now): a cheaper block,
+      about 1/20 of that per iteration at ``stride=6``. Its map encoder
+      is one 3x3 conv, its F-derived features a 1x1 conv, and its delta
+      is predicted at full resolution by a small per-cell head (1x1
+      convs) from the upsampled hidden state, the current map and
+      F-derived fine features, so refinements stay cell-sharp.
+
+    Both heads' last layers start at zero: before training, G_t = G_0.
 
     Args:
         in_channels (int): Channels of F. Defaults to 128.
         hdim (int): Hidden channels of the GRU. Defaults to 64.
         cdim (int): Context channels. Defaults to 32.
-        map_channels (int): Encoded-map channels in x_t. Defaults to 16.
-        feat_channels (int): F-derived channels in x_t and in the delta
-            head. Defaults to 16.
-        head_channels (int): Hidden channels of the delta head. Defaults
-            to 16.
-        stride (int): Pooling of the grid for the GRU. Defaults to 4.
+        update_block (str): ``'light'`` or ``'raft_small'``. Defaults to
+            ``'light'``.
+        map_channels (int): ``'light'``: encoded-map channels in x_t.
+            Defaults to 16.
+        feat_channels (int): ``'light'``: F-derived channels in x_t and in
+            the delta head. Defaults to 16.
+        head_channels (int, optional): Hidden channels of the delta head.
+            Defaults to 16 for ``'light'``, 128 for ``'raft_small'``.
+        encoder_channels (tuple[int]): ``'raft_small'``: the map-feature
+            encoder's channels, see :class:`SmallUpdateBlock`. Defaults to
+            RAFT-small's (96, 64, 32, 80).
+        stride (int): Pooling of the grid for the recurrence. Defaults
+            to 4.
         iters (int): Iterations. Defaults to 10; 0 returns G_0.
         gamma (float): Sequence-loss decay: iteration t of n weighs
             ``gamma ** (n - t)``. Defaults to 0.8.
@@ -179,26 +346,42 @@ class RRMRefiner(BaseModule):
                  in_channels: int = 128,
                  hdim: int = 64,
                  cdim: int = 32,
+                 update_block: str = 'light',
                  map_channels: int = 16,
                  feat_channels: int = 16,
-                 head_channels: int = 16,
+                 head_channels: Optional[int] = None,
+                 encoder_channels: Sequence[int] = (96, 64, 32, 80),
                  stride: int = 4,
                  iters: int = 10,
                  gamma: float = 0.8,
                  mixed_precision: bool = False,
                  init_cfg: OptConfigType = None) -> None:
         super().__init__(init_cfg=init_cfg)
-        if iters < 0 or stride < 1:
-            raise ValueError(f'iters must be >= 0 and stride >= 1, got '
-                             f'{iters} and {stride}')
+        if iters < 0 or stride < 1 or int(stride) != stride:
+            raise ValueError(f'iters must be >= 0 and stride an integer '
+                             f'>= 1, got {iters} and {stride}')
+        if update_block not in UPDATE_BLOCKS:
+            raise ValueError(f'update_block must be one of {UPDATE_BLOCKS},'
+                             f' got {update_block!r}')
+        if len(encoder_channels) != 4:
+            raise ValueError('encoder_channels must be 4 channel counts '
+                             '(F branch, map branch 7x7 and 3x3, output), '
+                             f'got {encoder_channels!r}')
         self.in_channels = in_channels
         self.hdim = hdim
         self.cdim = cdim
-        self.stride = stride
+        self.block_type = update_block
+        self.stride = int(stride)
         self.iters = iters
         self.gamma = gamma
         self.mixed_precision = mixed_precision
         self.cnet = nn.Conv2d(in_channels, hdim + cdim, 3, padding=1)
+        if update_block == 'raft_small':
+            self.update_block = SmallUpdateBlock(
+                in_channels, hdim, cdim, tuple(encoder_channels),
+                128 if head_channels is None else head_channels)
+            return
+        head_channels = 16 if head_channels is None else head_channels
         self.feat_enc = nn.Sequential(
             nn.Conv2d(in_channels, feat_channels, 1), nn.ReLU(inplace=True))
         self.fine_feat = nn.Sequential(
@@ -213,8 +396,8 @@ class RRMRefiner(BaseModule):
         nn.init.zeros_(self.delta_head[-1].bias)
 
     def head_input_split(self) -> List[int]:
-        """Input channels of the delta head's first conv, by part: the
-        hidden state, the map (2) and the fine features."""
+        """``'light'``: input channels of the delta head's first conv, by
+        part: the hidden state, the map (2) and the fine features."""
         in_channels = self.delta_head[0].in_channels
         return [self.hdim, 2, in_channels - self.hdim - 2]
 
@@ -223,9 +406,17 @@ class RRMRefiner(BaseModule):
             return x
         return F.avg_pool2d(x, self.stride, ceil_mode=True)
 
-    def fine_weights(self) -> Tuple[Tensor, Tensor]:
+    @property
+    def pools(self) -> bool:
+        """Whether the recurrence runs on a pooled grid (stride > 1)."""
+        return self.stride > 1
+
+    def fine_weights(self) -> Optional[Tuple[Tensor, Tensor]]:
         """The fine-feature layer's weight (``feat_channels x C``) and
-        bias, for callers that read F with other layers in one product."""
+        bias, for callers that read F with other layers in one product;
+        None for ``'raft_small'``, which reads F only pooled."""
+        if self.block_type != 'light':
+            return None
         fine = self.fine_feat[0]
         return fine.weight.flatten(1), fine.bias
 
@@ -237,17 +428,22 @@ class RRMRefiner(BaseModule):
             average_pool_matrix(-(-length // self.stride), length,
                                 self.stride, device) for length in size)
 
-    def read_features(self, feat: Tensor) -> Tuple[Tensor, Tensor]:
+    def read_features(self,
+                      feat: Tensor) -> Tuple[Optional[Tensor], Tensor]:
         """What the refiner reads from F: the fine-feature layer before
-        its ReLU (B x feat_channels x D x T) and F pooled by ``stride``
-        (B x C x ceil(D / stride) x ceil(T / stride)).
+        its ReLU (B x feat_channels x D x T; None for ``'raft_small'``)
+        and F pooled by ``stride`` (B x C x ceil(D / stride) x
+        ceil(T / stride)).
 
         A caller may compute both itself, e.g. with
         :func:`rcl_mm.ops.project_and_pool` from :meth:`fine_weights` and
         :meth:`pool_matrices` together with its own layers on F, and pass
         them to :meth:`forward`.
         """
-        fine = pointwise_conv(feat, *self.fine_weights())
+        weights = self.fine_weights()
+        if weights is None:
+            return None, self._pool(feat)
+        fine = pointwise_conv(feat, *weights)
         # Pooled after the fine features, so that the backward pass meets
         # the pooling first: its gradient of F is a fresh dense tensor,
         # into which autograd adds the others in place (a first gradient
@@ -263,7 +459,7 @@ class RRMRefiner(BaseModule):
                 feat: Tensor,
                 logits: Tensor,
                 iters: int = None,
-                features: Optional[Tuple[Tensor, Tensor]] = None
+                features: Optional[Tuple[Optional[Tensor], Tensor]] = None
                 ) -> List[Tensor]:
         """Refine the map.
 
@@ -271,7 +467,7 @@ class RRMRefiner(BaseModule):
             feat (Tensor): B x C x D x T proposal features F.
             logits (Tensor): B x 2 x D x T G_0 in logit space.
             iters (int, optional): Overrides ``self.iters``.
-            features (tuple[Tensor], optional): :meth:`read_features` of
+            features (tuple, optional): :meth:`read_features` of
                 ``feat``, if the caller computed them; float32 unless
                 ``mixed_precision``.
 
@@ -290,6 +486,9 @@ class RRMRefiner(BaseModule):
         with self._autocast(feat.device):
             fine, coarse = (self.read_features(feat)
                             if features is None else features)
+        if self.block_type == 'raft_small':
+            return self._refine_small(coarse, logits, iters)
+        with self._autocast(feat.device):
             feat_fine = torch.relu(fine)
             net, inp = torch.split(self.cnet(coarse), [self.hdim, self.cdim],
                                    dim=1)
@@ -345,6 +544,55 @@ class RRMRefiner(BaseModule):
                     last.bias.view(1, -1, 1).to(hidden.dtype), w_last,
                     hidden)
             heatmap = heatmap + delta.float().view_as(heatmap)
+            maps.append(heatmap)
+        return maps
+
+    def _refine_small(self, coarse: Tensor, logits: Tensor,
+                      iters: int) -> List[Tensor]:
+        """The ``'raft_small'`` iterations.
+
+        As RAFT keeps its flow at the update block's resolution, the
+        recurrence keeps a pooled map ``c`` (``c_0`` = G_0 pooled, then
+        ``c_t = c_{t-1} + delta_t``) and the full map takes each delta
+        upsampled: ``G_t = G_{t-1} + up(delta_t)``, so G_t keeps G_0's
+        detail at every cell. Both are detached at each iteration's start.
+
+        Args:
+            coarse (Tensor): B x C x d x t, F pooled.
+            logits (Tensor): B x 2 x D x T, G_0.
+            iters (int): Iterations, >= 1.
+
+        Returns:
+            list[Tensor]: ``[G_1, ..., G_iters]``, float32 logits.
+        """
+        block = self.update_block
+        device = coarse.device
+        with self._autocast(device):
+            net, inp = torch.split(self.cnet(coarse), [self.hdim, self.cdim],
+                                   dim=1)
+            net, inp = torch.tanh(net), torch.relu(inp)
+            static = block.static_terms(coarse, inp)
+        heatmap = logits.float()
+        coarse_map = self._pool(heatmap)
+        upsample = coarse_map.shape[-2:] != heatmap.shape[-2:]
+        if upsample:
+            # Bilinear upsampling (F.interpolate's values, tested) as two
+            # interpolation matrices: faster on the CPU, with its backward.
+            up_rows = bilinear_matrix(heatmap.size(2), coarse_map.size(2),
+                                      device)
+            up_cols = bilinear_matrix(heatmap.size(3), coarse_map.size(3),
+                                      device).t()
+        maps = []
+        for _ in range(iters):
+            # Each iteration learns a correction of a fixed input (RAFT).
+            heatmap, coarse_map = heatmap.detach(), coarse_map.detach()
+            with self._autocast(device):
+                net, delta = block.step(net, coarse_map.to(net.dtype), static)
+            delta = delta.float()
+            coarse_map = coarse_map + delta
+            if upsample:
+                delta = torch.matmul(torch.matmul(up_rows, delta), up_cols)
+            heatmap = heatmap + delta
             maps.append(heatmap)
         return maps
 

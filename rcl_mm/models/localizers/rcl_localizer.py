@@ -56,7 +56,8 @@ class RCLLocalizer(ProposalMapLocalizer):
     Args:
         backbone (dict): Backbone config, e.g. ``BMNBackbone``.
         head (dict): ``RCLHead`` config.
-        refiner (dict): ``RRMRefiner`` config. Defaults to
+        refiner (dict): ``RRMRefiner`` config (its ``update_block``:
+            ``'light'`` or the supplement's ``'raft_small'``). Defaults to
             ``dict(type='RRMRefiner')``.
         loss (dict): Defaults to ``dict(type='RCLLoss')``.
         train_cfg (dict, optional): ``sampler``: the arguments of
@@ -134,11 +135,12 @@ class RCLLocalizer(ProposalMapLocalizer):
                       iters: int = None) -> Tuple[Tensor, Optional[tuple]]:
         """The head's cell terms and the refiner's readings of F.
 
-        The head's 1x1 layer, the refiner's fine-feature layer and its
-        pooling all read F: :func:`project_and_pool` applies them at once,
-        with one gradient buffer of F instead of three (about 40 ms of an
-        ANet training step on two CPU cores). Where the refiner would read
-        F differently (under autocast, which its float32 region opts out
+        The head's 1x1 layer, the refiner's fine-feature layer (``'light'``
+        block; ``'raft_small'`` has none) and its pooling all read F:
+        :func:`project_and_pool` applies them at once, with one gradient
+        buffer of F instead of two or three (about 40 ms of an ANet
+        training step on two CPU cores). Where the refiner would read F
+        differently (under autocast, which its float32 region opts out
         of; its own mixed precision; no pooling; no iterations) each module
         reads F itself.
 
@@ -153,17 +155,22 @@ class RCLLocalizer(ProposalMapLocalizer):
         """
         refiner = self.refiner
         iters = refiner.iters if iters is None else iters
-        if (iters == 0 or refiner.stride == 1 or refiner.mixed_precision
+        if (iters == 0 or not refiner.pools or refiner.mixed_precision
                 or torch.is_autocast_enabled(feat.device.type)):
             return self.head.cell_terms(feat), None
-        head_weight, head_bias = self.head.cell_weights()
-        fine_weight, fine_bias = refiner.fine_weights()
+        weight, bias = self.head.cell_weights()
+        num_terms = weight.size(0)
+        fine_weights = refiner.fine_weights()
+        if fine_weights is not None:
+            weight = torch.cat((weight, fine_weights[0]))
+            bias = torch.cat((bias, fine_weights[1]))
         projected, coarse = project_and_pool(
-            feat, torch.cat((head_weight, fine_weight)),
-            torch.cat((head_bias, fine_bias)),
+            feat, weight, bias,
             *refiner.pool_matrices(feat.shape[-2:], feat.device))
+        if fine_weights is None:
+            return projected, (None, coarse)
         terms, fine = projected.split(
-            [head_weight.size(0), fine_weight.size(0)], 1)
+            [num_terms, projected.size(1) - num_terms], 1)
         return terms, (fine, coarse)
 
     def _forward(self, inputs: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
