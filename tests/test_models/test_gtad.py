@@ -23,7 +23,7 @@ _spec = importlib.util.spec_from_file_location(
     'test_sg_align', osp.join(ROOT, 'tests', 'test_ops', 'test_sg_align.py'))
 _op_tests = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_op_tests)
-reference_sg_align = _op_tests.reference_sg_align
+reference_align1d = _op_tests.reference_align1d
 TINY = dict(
     feat_dim=12,
     temporal_dim=16,
@@ -32,8 +32,7 @@ TINY = dict(
     groups=4,
     width_group=2,
     num_samples=4,
-    num_context_samples=2,
-    num_samples_per_bin=2)
+    num_context_samples=2)
 
 
 def make_samples(batch, seed=0):
@@ -66,7 +65,8 @@ def make_localizer(**backbone):
 
 
 def reference_gcnext(block, x):
-    """GCNeXt with the explicit B x 2C x T x k edge tensor, by loops."""
+    """GCNeXt with G-TAD's explicit B x 2C x T x k edge tensor
+    ``[x_j, x_i]`` (``get_graph_feature(..., style=1)``), by loops."""
     batch, channels, temporal_dim = x.shape
     index = knn_graph(x, block.k)
     edge = torch.zeros(batch, 2 * channels, temporal_dim, block.k,
@@ -74,9 +74,8 @@ def reference_gcnext(block, x):
     for b in range(batch):
         for i in range(temporal_dim):
             for j in range(block.k):
-                neighbour = x[b, :, index[b, i, j]]
-                edge[b, :channels, i, j] = x[b, :, i]
-                edge[b, channels:, i, j] = neighbour - x[b, :, i]
+                edge[b, :channels, i, j] = x[b, :, index[b, i, j]]
+                edge[b, channels:, i, j] = x[b, :, i]
     semantic = block.sconvs(edge).amax(-1)
     return (x + block.tconvs(x) + semantic).relu()
 
@@ -117,7 +116,8 @@ def test_gcnext_semantic_graph_follows_features_not_time():
         for conv in block.sconvs[::2]:
             conv.weight.zero_()
             conv.bias.zero_()
-        block.sconvs[0].weight[0, 4:] = 1  # sum of x_j - x_i
+        block.sconvs[0].weight[0, :4] = 1  # sum of x_j - x_i: the edge
+        block.sconvs[0].weight[0, 4:] = -1  # is [x_j, x_i]
         block.sconvs[2].weight[0, 0] = 1
         block.sconvs[4].weight[:, 0] = 1
         x[0, 0, 7] = 5.  # x_7 - x_0 sums to 4, x_0 - x_7 to -4
@@ -128,28 +128,50 @@ def test_gcnext_semantic_graph_follows_features_not_time():
     assert semantic[0, :, 7].tolist() == [0.] * 4
 
 
+def reference_graph_align(x, context, temporal_dim, duration_dim,
+                          inner_bins, context_bins, points=None):
+    """G-TAD's GraphAlign: anchors as its ``_get_anchors`` lists them
+    (start major; past the window's end as the region [0, 0]), each read
+    by :func:`reference_align1d`; B x C * (N_i + N_c) x D x T, channel
+    ``c * (N_i + N_c) + n``."""
+    batch, channels, _ = x.shape
+    out = torch.zeros(batch, channels * (inner_bins + context_bins),
+                      duration_dim, temporal_dim, dtype=x.dtype)
+    for b in range(batch):
+        for start in range(temporal_dim):
+            for duration in range(duration_dim):
+                if start + duration < temporal_dim:
+                    length = float(duration) + 1
+                    region = (start - length * 0.5,
+                              start + duration + length * 0.5)
+                else:
+                    region = (0., 0.)
+                cell = torch.cat([
+                    reference_align1d(x[b], *region, inner_bins, points),
+                    reference_align1d(context[b], *region, context_bins,
+                                      points)
+                ], dim=1)
+                out[b, :, duration, start] = cell.flatten()
+    return out
+
+
 def reference_grid_map(backbone, proposal_feat, context_feat):
-    """G-TAD's grid map by loops over anchors, bins and points."""
-    duration_dim, temporal_dim = backbone.duration_dim, backbone.temporal_dim
-    d, t = torch.meshgrid(
-        torch.arange(duration_dim), torch.arange(temporal_dim),
-        indexing='ij')
-    grid = torch.stack([t, t + d], -1).view(-1, 2).double()
-    sampled = reference_sg_align(proposal_feat, context_feat, grid,
-                                 backbone.num_samples,
-                                 backbone.num_context_samples,
-                                 backbone.num_samples_per_bin)
-    valid = (grid[:, 1] <= temporal_dim - 1).double()
-    weight = backbone.sg_conv.weight.flatten(1)
-    out = torch.einsum('om,bmk->bok', weight, sampled.flatten(1, 2))
-    out = (out * valid + backbone.sg_conv.bias.view(1, -1, 1)).relu()
-    return out.view(out.size(0), -1, duration_dim, temporal_dim)
+    """Our map from :func:`reference_graph_align`, 1x1 conv and ReLU."""
+    sampled = reference_graph_align(proposal_feat, context_feat,
+                                    backbone.temporal_dim,
+                                    backbone.duration_dim,
+                                    backbone.num_samples,
+                                    backbone.num_context_samples,
+                                    backbone.num_samples_per_bin)
+    return backbone.sg_conv(sampled).relu()
 
 
-@pytest.mark.parametrize('duration_dim', [None, 6])
-def test_backbone_map_equals_reference(duration_dim):
+@pytest.mark.parametrize('duration_dim,points', [(None, None), (6, None),
+                                                  (None, 2)])
+def test_backbone_map_equals_reference(duration_dim, points):
     torch.manual_seed(0)
-    backbone = GTADBackbone(**dict(TINY, duration_dim=duration_dim))
+    backbone = GTADBackbone(**dict(TINY, duration_dim=duration_dim,
+                                   num_samples_per_bin=points))
     backbone = backbone.double()
     x = torch.randn(2, 12, 16, dtype=torch.float64)
     with torch.no_grad():
