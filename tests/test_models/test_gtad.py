@@ -297,15 +297,85 @@ def build(config):
 
 
 def test_gtad_anet_config_has_g_tads_defaults():
+    # The authors' branch anet: gtad_lib/opts.py, gtad_train.py, models.py.
     cfg, model = build('configs/gtad_anet.py')
     assert isinstance(model.backbone, GTADBackbone)
     assert (model.backbone.temporal_dim, model.backbone.duration_dim,
             model.backbone.feat_dim) == (100, 100, 400)
+    assert (model.backbone.num_samples,
+            model.backbone.num_context_samples) == (32, 4)
+    assert model.backbone.num_samples_per_bin is None  # adaptive
+    assert model.backbone.sg_conv.in_channels == 256 * 36
+    assert model.head.kernel_size == 1  # kern_2d = 1, pad_2d = 0
+    assert model.head.convs[2].kernel_size == (1, 1)
     assert cfg.optim_wrapper.optimizer.lr == 0.004
+    assert cfg.optim_wrapper.optimizer.weight_decay == 1e-4
+    assert cfg.optim_wrapper.clip_grad is None  # commented out there
     assert cfg.train_cfg.max_epochs == 10
     assert cfg.param_scheduler[0].milestones == [5]
     assert cfg.auto_scale_lr.base_batch_size == 16
     assert cfg.model.loss.eps == 1e-6
+    assert (model.loss_module.weight_pem_reg,
+            model.loss_module.weight_pem_cls) == (10.0, 1.0)
+    assert model.loss_module.cls_count_offset == 0
+    assert (model.test_cfg['post_processing'], model.test_cfg['top_k'],
+            model.test_cfg['soft_nms_alpha']) == ('gtad', 100, 0.8)
+
+
+def test_gtad_thumos_config_has_g_tads_defaults():
+    # The authors' branch master.
+    cfg, model = build('configs/gtad_thumos.py')
+    backbone = model.backbone
+    assert (backbone.temporal_dim, backbone.duration_dim,
+            backbone.feat_dim) == (256, 64, 2048)
+    assert (backbone.num_samples, backbone.num_context_samples) == (16, 16)
+    assert backbone.sg_conv.in_channels == 8192
+    assert backbone.num_samples_per_bin is None
+    assert model.head.convs[2].kernel_size == (3, 3)
+    assert model.head.convs[2].padding == (1, 1)
+    assert cfg.optim_wrapper.clip_grad == dict(max_norm=1, norm_type=2)
+    assert cfg.optim_wrapper.optimizer.lr == 4e-5
+    assert (model.loss_module.weight_tem, model.loss_module.weight_pem_reg,
+            model.loss_module.weight_pem_cls,
+            model.loss_module.cls_count_offset) == (1.0, 1.0, 10.0, 10)
+    assert model.test_cfg['post_processing'] == 'gtad'
+    assert (model.test_cfg['soft_nms_alpha'], model.test_cfg['top_k'],
+            model.test_cfg['window_top_k'],
+            model.test_cfg['max_proposal_snippets']) == (0.46, 200, 200, 60)
+    for evaluator in (cfg.val_evaluator, cfg.test_evaluator):
+        assert evaluator.merge_windows.rule == 'gtad'
+        assert evaluator.merge_windows.soft_nms_alpha == 0.46
+        assert evaluator.merge_windows.top_k == 200
+
+
+def test_thumos_cls_loss_equals_the_authors():
+    # Branch master's pem_cls_loss_func, transcribed: 10 added to the
+    # positives and again to the entries.
+    gen = torch.Generator().manual_seed(4)
+    pred = torch.rand(2, 6, 12, generator=gen, dtype=torch.float64)
+    gt = torch.rand(2, 6, 12, generator=gen, dtype=torch.float64)
+    gt[0, 0, :3] = 0.95
+    mask = torch.ones(6, 12, dtype=torch.float64)
+    for d in range(6):
+        mask[d, 12 - d:] = 0
+    gt = gt * mask
+    pmask = (gt > 0.9).double()
+    nmask = (gt <= 0.9).double() * mask
+    num_positive = 10 + pmask.sum()
+    num_entries = 10 + num_positive + nmask.sum()
+    ratio = num_entries / num_positive
+    coef_0, coef_1 = 0.5 * ratio / (ratio - 1), 0.5 * ratio
+    expected = -torch.sum(coef_1 * torch.log(pred + 1e-6) * pmask +
+                          coef_0 * torch.log(1.0 - pred + 1e-6) *
+                          nmask) / num_entries
+    loss = BMNLoss(weight_pem_reg=1.0, weight_pem_cls=10.0,
+                   ratio_range=(1.05, 1e8), eps=1e-6, cls_count_offset=10)
+    conf = torch.stack([pred, pred], dim=1)
+    got = loss.proposal_loss(conf, gt, mask)['loss_pem_cls']
+    assert torch.allclose(got, 10 * expected, rtol=1e-12)
+    plain = BMNLoss(weight_pem_cls=10.0, ratio_range=(1.05, 1e8), eps=1e-6)
+    assert not torch.allclose(
+        plain.proposal_loss(conf, gt, mask)['loss_pem_cls'], got)
 
 
 @pytest.mark.parametrize('pair', [
