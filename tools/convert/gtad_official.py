@@ -4,18 +4,16 @@
 The authors' ``gtad_train.py`` saves ``{'epoch', 'state_dict'}`` of a
 ``torch.nn.DataParallel(GTAD)``, so every key starts with ``module.``. Their
 ``GTAD`` and our ``ProposalMapLocalizer`` (``GTADBackbone`` + ``PEMHead``)
-hold the same parameters, under other names:
+hold the same parameters under other names (theirs, from
+``gtad_lib/models.py`` -> ours):
 
-=============================  ==============================
-G-TAD (``gtad_lib/models.py``)  rcl_mm
-=============================  ==============================
-``backbone1.*``                ``backbone.base.*``
-``regu_s.*`` / ``regu_e.*``    ``backbone.tem_start.*`` / ``backbone.tem_end.*``
-``backbone2.0.*``              ``backbone.proposal_gcn.*``
-``localization.0``             ``backbone.sg_conv``
-``localization.2 / 4 / 6``     ``head.convs.0 / 2 / 4``
-``localization.8``             ``head.out``
-=============================  ==============================
+- ``backbone1.*`` -> ``backbone.base.*``
+- ``regu_s.*`` / ``regu_e.*`` -> ``backbone.tem_start.*`` /
+  ``backbone.tem_end.*``
+- ``backbone2.0.*`` -> ``backbone.proposal_gcn.*``
+- ``localization.0`` -> ``backbone.sg_conv``
+- ``localization.2`` / ``4`` / ``6`` -> ``head.convs.0`` / ``2`` / ``4``
+- ``localization.8`` -> ``head.out``
 
 The result loads strictly into the model of ``--config`` (default
 ``configs/gtad_anet.py``; ``configs/gtad_thumos.py`` for the authors'
