@@ -1,9 +1,15 @@
 # G-TAD on THUMOS14 features (2048-d, one snippet every 5 frames) in
-# sliding windows of T = 256 snippets, D = 64 durations, G-TAD's THUMOS
-# setting (gtad_lib/opts.py): Adam, lr 4e-5, weight decay 1e-4, batch 8,
-# 10 epochs, lr x 0.1 after epoch 5. Windows merged per video before
-# Soft-NMS (alpha 0.3, top 200), UntrimmedNet top-2 fusion, THUMOS14
-# mAP@0.3:0.1:0.7. Data: docs/thumos.md.
+# sliding windows of T = 256 snippets, D = 64 durations, the authors'
+# THUMOS14 setting (github frostinassiky/gtad, branch master; docs/gtad.md
+# lists every setting with its file and line): SGAlign with 16 inner + 16
+# context bins (8,192 channels into the first 2-D conv), 3x3 head convs;
+# loss = TEM + reg + 10 x cls with 10 added to the classification counts;
+# Adam, lr 4e-5, weight decay 1e-4, batch 8, 10 epochs, lr x 0.1 after
+# epoch 5, gradient norm clipped at 1. Post-processing: every anchor of a
+# window scored cls x reg, Soft_NMS (exp(-IoU^2 / 0.46), 200) per window
+# without proposals of 300 frames or more, again over the merged windows of
+# a video, top 200; UntrimmedNet top-2 fusion, THUMOS14 mAP@0.3:0.1:0.7.
+# Data: docs/thumos.md.
 _base_ = [
     '_base_/models/gtad_400x100.py', '_base_/datasets/thumos_feature.py',
     '_base_/schedules/adam_9e.py', '_base_/default_runtime.py'
@@ -11,8 +17,21 @@ _base_ = [
 work_dir = './work_dirs/gtad_thumos'
 
 model = dict(
-    backbone=dict(feat_dim=2048, temporal_dim=256, duration_dim=64),
-    test_cfg=dict(window_top_k=100))
+    backbone=dict(
+        feat_dim=2048,
+        temporal_dim=256,
+        duration_dim=64,
+        num_samples=16,
+        num_context_samples=16),
+    head=dict(kernel_size=3),
+    loss=dict(weight_pem_reg=1.0, weight_pem_cls=10.0, cls_count_offset=10),
+    test_cfg=dict(
+        post_processing='gtad',
+        soft_nms_alpha=0.46,
+        top_k=200,
+        window_top_k=200,
+        # 300 frames at 5 frames per snippet.
+        max_proposal_snippets=60))
 
 max_epochs = 10
 train_cfg = dict(max_epochs=max_epochs)
@@ -31,3 +50,8 @@ param_scheduler = [
 # G-TAD's THUMOS batch: 8 windows (on 2 GPUs, 4 each).
 train_dataloader = dict(batch_size=4)
 auto_scale_lr = dict(enable=False, base_batch_size=8)
+
+# The merged windows of a video: G-TAD's second Soft_NMS, top 200.
+val_evaluator = dict(
+    merge_windows=dict(rule='gtad', soft_nms_alpha=0.46, top_k=200))
+test_evaluator = val_evaluator

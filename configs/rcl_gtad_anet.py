@@ -3,7 +3,9 @@
 # scale-invariant sampling, RRM, losses, BMN's schedule) with G-TAD's
 # backbone (GCNeXt + SGAlign, as configs/_base_/models/gtad_400x100.py) in
 # place of BMN's: "we use the improved feature in our RCL framework; other
-# settings are maintained the same as those for BMN" (supplement).
+# settings are maintained the same as those for BMN" (supplement). The
+# backbone samples as G-TAD's code does (adaptive SGAlign points); a fixed
+# count (num_samples_per_bin) is not used, see docs/gtad.md.
 _base_ = ['./rcl_bmn_anet.py']
 work_dir = './work_dirs/rcl_gtad_anet'
 
@@ -23,4 +25,4 @@ model = dict(
         context_ratio=0.5,
         num_samples=32,
         num_context_samples=4,
-        num_samples_per_bin=3))
+        num_samples_per_bin=None))

@@ -2,7 +2,8 @@
 # configs/rcl_bmn_thumos.py (CAR head, scale-invariant sampling, RRM,
 # BMN's schedule, windowed data and THUMOS evaluation) with G-TAD's
 # backbone in place of BMN's, "other settings maintained the same as those
-# for BMN" (RCL supplement).
+# for BMN" (RCL supplement). The backbone is G-TAD's THUMOS14 one (16 inner
+# + 16 context bins, adaptive SGAlign points), see docs/gtad.md.
 _base_ = ['./rcl_bmn_thumos.py']
 work_dir = './work_dirs/rcl_gtad_thumos'
 
@@ -20,6 +21,6 @@ model = dict(
         width_group=4,
         boundary_ratio=0.5,
         context_ratio=0.5,
-        num_samples=32,
-        num_context_samples=4,
-        num_samples_per_bin=3))
+        num_samples=16,
+        num_context_samples=16,
+        num_samples_per_bin=None))

@@ -20,4 +20,4 @@ model = dict(
         context_ratio=0.5,
         num_samples=16,
         num_context_samples=4,
-        num_samples_per_bin=3))
+        num_samples_per_bin=None))

@@ -18,5 +18,5 @@ model = dict(
         boundary_ratio=0.5,
         context_ratio=0.5,
         num_samples=8,
-        num_context_samples=2,
-        num_samples_per_bin=3))
+        num_context_samples=8,
+        num_samples_per_bin=None))

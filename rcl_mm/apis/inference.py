@@ -15,8 +15,7 @@ from rcl_mm.datasets.thumos_annotations import window_starts
 from rcl_mm.datasets.transforms import (LoadSnippetFeature,
                                        LoadWindowFeature, resize_feature)
 from rcl_mm.evaluation.metrics.tad_metric import MERGE_DEFAULTS
-from rcl_mm.models.task_modules import (merge_window_proposals,
-                                        window_proposals)
+from rcl_mm.models.task_modules import merge_window_proposals
 from rcl_mm.models.localizers.state_dict_check import \
     CheckpointMismatchError
 from rcl_mm.registry import MODELS
@@ -157,7 +156,7 @@ def detect_windowed(model: torch.nn.Module, features: np.ndarray,
     The windows of :func:`window_starts` (every snippet covered) go
     through the model ``batch_size`` at a time; of each window only the
     ``test_cfg['window_top_k']`` best candidates are kept, in video seconds
-    (:func:`window_proposals`), then all are suppressed together
+    (the model's ``window_detections``), then all are suppressed together
     (:func:`merge_window_proposals` with ``merge``). Memory is bounded by
     the window batch and the kept candidates, not by the video length
     (``.npy`` features are read window by window).
@@ -188,13 +187,10 @@ def detect_windowed(model: torch.nn.Module, features: np.ndarray,
             for start in batch
         ])
         inputs = torch.from_numpy(inputs).to(device)
-        segments, scores, valid = model.window_candidates(inputs)
         kept.extend(
-            window_proposals(
-                segments, scores, valid, batch,
-                [min(size, num_snippets - s) for s in batch], size,
-                [snippet_seconds] * len(batch),
-                model.test_cfg['window_top_k']))
+            model.window_detections(
+                inputs, batch, [min(size, num_snippets - s) for s in batch],
+                [snippet_seconds] * len(batch)))
     merged = merge_window_proposals([torch.cat(kept)], **merge)[0]
     return merged.cpu().numpy()
 

@@ -6,7 +6,8 @@ from .car_align import (IMPLS as CAR_ALIGN_IMPLS, CARAlign,
                         resolve_impl as resolve_car_align_impl)
 from .pointwise import (average_pool_matrix, pointwise_conv,
                         project_and_pool)
-from .sg_align import (SGAlign, gather_neighbours, knn_context, knn_graph,
+from .sg_align import (SGAlign, align1d_sampling, gather_neighbours,
+                       knn_context, knn_graph, sg_align_regions,
                        sg_align_sampling, sg_align_with_sampling)
 
 __all__ = [
@@ -15,5 +16,6 @@ __all__ = [
     'dense_sampling_matrix', 'resolve_car_align_impl',
     'project_and_pool', 'average_pool_matrix',
     'SGAlign', 'knn_graph', 'gather_neighbours', 'knn_context',
-    'sg_align_sampling', 'sg_align_with_sampling'
+    'sg_align_sampling', 'sg_align_with_sampling', 'sg_align_regions',
+    'align1d_sampling'
 ]

@@ -196,7 +196,16 @@ def _merge_bins(index: Tensor, weight: Tensor) -> Tuple[Tensor, Tensor]:
     merged = weight.clone()
     for shift in range(1, index.size(-1)):
         same = index[..., shift:] == index[..., :-shift]
-        merged[..., :-shift] += torch.where(same, weight[..., shift:], 0.0)
+        add = torch.where(same, weight[..., shift:], 0.0)
+        # Once a shift adds nothing, no run holds a non-zero weight this
+        # far from its head, so no longer shift can either: plans merged
+        # already (SGAlign's) stop after one pass. The check reads a value
+        # back, which on a GPU stops the host: there only for long tap
+        # lists, where it saves many passes.
+        if ((index.device.type == 'cpu' or index.size(-1) > 8)
+                and not add.any()):
+            break
+        merged[..., :-shift] += add
     head = torch.ones_like(index, dtype=torch.bool)
     head[..., 1:] = index[..., 1:] != index[..., :-1]
     return index, torch.where(head, merged, 0.0)

@@ -1,5 +1,5 @@
 # Copyright (c) rcl_mm contributors. All rights reserved.
-"""G-TAD's semantic graph (kNN in feature space) and SGAlign on CARAlign.
+"""G-TAD's semantic graph (kNN in feature space) and SGAlign.
 
 G-TAD (Xu et al., CVPR 2020) links every snippet to its ``k`` nearest
 neighbours in feature space. Its SGAlign reads each anchor's features twice:
@@ -17,26 +17,36 @@ Conventions:
   rounding or duplicated features; distances are compared in float32 and
   ties among the others go to the lower index. Rows are processed in chunks
   so the distance matrix held at once is ``B x chunk x T``; indices carry
-  no gradient, so no graph is kept.
-* SGAlign positions (G-TAD's ``Align1D``, RoIAlign style with a fixed
-  number of points per bin): an anchor ``(s, e)`` in snippet-index
-  coordinates has length ``L = e - s + 1`` and region
-  ``[a, b] = [s - r L, e + r L]``; with ``N`` bins of ``S`` points its
-  points are the bin-centred ``a + (j + 0.5) (b - a) / (N S)``,
-  ``j = 0 .. N S - 1``, and bin ``n`` averages points ``n S .. n S + S - 1``.
-  The points are handed to :func:`rcl_mm.ops.car_align_sampling` as the
-  segment ``(a + h, b - h)``, ``h = (b - a) / (2 N S)``, with no widening,
-  so interpolation follows CARAlign's (BMN's ``modf``) rule. G-TAD's
-  differences, kept out on purpose: its ``S`` is adaptive
-  (``ceil((b - a) / N)``), and it clamps positions in ``(T - 1, T]`` to full
-  weight on ``T - 1`` where CARAlign keeps ``1 - frac`` of it.
+  no gradient, so no graph is kept. (G-TAD's max and mean over neighbours
+  do not depend on their order.)
+* SGAlign sampling is G-TAD's ``Align1D`` kernel (``Align1DForward`` in its
+  ``Align1D_cuda_kernal.cu``), for a region ``[a, b]`` (the anchor
+  ``(s, e)`` widened: ``a = s - r L``, ``b = e + r L``, ``L = e - s + 1``):
+
+  - ``h = max(b - a, 1)``, bin width ``w = h / N``;
+  - ``S = ceil(h / N)`` points per bin (adaptive: 1 to 7 per inner bin and
+    up to 50 per context bin at ``T = 100``), or a fixed ``S`` when
+    ``points_per_bin`` is given;
+  - point ``i`` of bin ``n`` at ``p = a + n w + (i + 0.5) w / S``, each
+    weighing ``1 / S``;
+  - interpolation at ``p``: nothing when ``p < -1`` or ``p > T``; ``p`` in
+    ``[-1, 0]`` reads snippet 0 with full weight; ``p`` in ``[T - 1, T]``
+    reads snippet ``T - 1`` with full weight; otherwise ``1 - frac`` on
+    ``floor(p)`` and ``frac`` on ``floor(p) + 1``.
+
+  Positions are computed in float64 in the kernel's order of operations
+  (the kernel runs in float32; the two pick different snippets only where
+  a float32 position rounds across an integer). The ``2 S`` taps of each
+  bin are merged into one weight per snippet when the plan is made, so the
+  plan holds at most ``ceil(w) + 2`` taps per bin however many points the
+  bin averages.
 """
 from typing import Optional, Tuple
 
 import torch
 from torch import Tensor, nn
 
-from .car_align import car_align_sampling, car_align_with_sampling
+from .car_align import car_align_with_sampling
 
 
 def knn_graph(x: Tensor, k: int = 3, chunk_size: int = 256) -> Tensor:
@@ -114,44 +124,136 @@ def knn_context(x: Tensor, k: int = 3, chunk_size: int = 256) -> Tensor:
     return gather_neighbours(x, knn_graph(x, k, chunk_size)).mean(-1)
 
 
+def sg_align_regions(segments: Tensor, widen_ratio: float = 0.5) -> Tensor:
+    """The regions G-TAD's SGAlign reads for anchors ``(s, e)``.
+
+    ``[s - r L, e + r L]`` with ``L = e - s + 1`` (G-TAD's ``center_len``);
+    ``e`` is first clamped to ``>= s``.
+
+    Args:
+        segments (Tensor): ``(..., K, 2)`` in snippet-index coordinates.
+        widen_ratio (float): ``r``. Defaults to 0.5.
+
+    Returns:
+        Tensor: ``(..., K, 2)`` float64 regions ``(a, b)``.
+    """
+    if segments.dim() < 2 or segments.size(-1) != 2:
+        raise ValueError('segments must have shape (..., K, 2), got '
+                         f'{tuple(segments.shape)}')
+    seg = segments.to(torch.float64)
+    start = seg[..., 0]
+    end = torch.maximum(seg[..., 1], start)
+    length = end - start + 1.0
+    return torch.stack(
+        [start - length * widen_ratio, end + length * widen_ratio], dim=-1)
+
+
+def align1d_sampling(regions: Tensor,
+                     temporal_dim: int,
+                     num_bins: int,
+                     points_per_bin: Optional[int] = None,
+                     dtype: Optional[torch.dtype] = None
+                     ) -> Tuple[Tensor, Tensor]:
+    """G-TAD's ``Align1D`` of regions as a merged sampling plan.
+
+    See the module docstring for the rule. The plan feeds
+    :func:`rcl_mm.ops.car_align_with_sampling` (or
+    :func:`sg_align_with_sampling`).
+
+    Args:
+        regions (Tensor): ``(..., K, 2)`` regions ``(a, b)`` as G-TAD passes
+            them to ``Align1D`` (already widened).
+        temporal_dim (int): ``T``.
+        num_bins (int): ``N``.
+        points_per_bin (int, optional): Fixed ``S``; None (default) takes
+            G-TAD's adaptive ``ceil(max(b - a, 1) / N)`` per region.
+        dtype (torch.dtype, optional): Weight dtype. Defaults to the
+            regions' floating dtype, else the default dtype.
+
+    Returns:
+        tuple[Tensor, Tensor]: ``index`` (long, in ``[0, T - 1]``) and
+        ``weight``, both ``(..., K, N, R)``: per bin, the snippets it reads
+        (ascending, each once) and their weights, zero-padded to the
+        largest bin's ``R`` taps.
+    """
+    if regions.dim() < 2 or regions.size(-1) != 2:
+        raise ValueError('regions must have shape (..., K, 2), got '
+                         f'{tuple(regions.shape)}')
+    if temporal_dim < 1 or num_bins < 1:
+        raise ValueError('temporal_dim and num_bins must be >= 1, got '
+                         f'{temporal_dim} and {num_bins}')
+    if points_per_bin is not None and points_per_bin < 1:
+        raise ValueError(f'points_per_bin must be >= 1, got {points_per_bin}')
+    if dtype is None:
+        dtype = (regions.dtype if regions.is_floating_point() else
+                 torch.get_default_dtype())
+    device = regions.device
+    reg = regions.to(torch.float64)
+    region_start = reg[..., 0, None, None]  # (..., K, 1, 1)
+    height = (reg[..., 1] - reg[..., 0]).clamp(min=1.0)[..., None, None]
+    bin_size = height / num_bins
+    if points_per_bin is None:
+        count = torch.ceil(height / num_bins)
+    else:
+        count = torch.full_like(height, float(points_per_bin))
+    max_count = int(count.max()) if count.numel() else 1
+    bins = torch.arange(num_bins, dtype=torch.float64, device=device)
+    points = torch.arange(max_count, dtype=torch.float64, device=device)
+    # The kernel's order: roi_start + pt * bin_size + (it + .5) * bin_size
+    # / grid.
+    pos = (region_start + bins[:, None] * bin_size +
+           (points + 0.5) * bin_size / count)  # (..., K, N, S_max)
+    used = (points < count) & (pos >= -1.0) & (pos <= temporal_dim)
+    pos = pos.clamp(min=0.0)
+    lower = torch.floor(pos)
+    at_end = lower >= temporal_dim - 1
+    lower = torch.where(at_end, float(temporal_dim - 1), lower)
+    frac = torch.where(at_end, 0.0, pos - lower)
+    taps = torch.stack([lower, (lower + 1).clamp(max=temporal_dim - 1)],
+                       dim=-1).flatten(-2).long()  # (..., K, N, 2 S_max)
+    tap_weight = torch.stack([1.0 - frac, frac], dim=-1) / count[..., None]
+    tap_weight = torch.where(used[..., None], tap_weight, 0.0).flatten(-2)
+
+    # Merge: a bin's taps lie in [first, first + R), as positions increase
+    # within a bin; one scatter-add sums them per snippet.
+    first = taps.amin(dim=-1, keepdim=True)
+    offset = taps - first
+    width = int(offset.max()) + 1 if offset.numel() else 1
+    merged = tap_weight.new_zeros(taps.shape[:-1] + (width, ))
+    merged.scatter_add_(-1, offset, tap_weight)
+    index = (first + torch.arange(width, device=device)).clamp(
+        max=temporal_dim - 1)
+    return index, merged.to(dtype)
+
+
 def sg_align_sampling(segments: Tensor,
                       temporal_dim: int,
                       num_bins: int,
-                      points_per_bin: int = 3,
+                      points_per_bin: Optional[int] = None,
                       widen_ratio: float = 0.5) -> Tuple[Tensor, Tensor]:
-    """CARAlign sampling plan at G-TAD's bin-centred positions.
+    """SGAlign's sampling plan of anchors ``(s, e)``: G-TAD's ``Align1D``
+    over their widened regions.
 
     Args:
         segments (Tensor): ``(start, end)`` in snippet-index coordinates,
             shape ``(..., K, 2)``.
         temporal_dim (int): ``T``.
         num_bins (int): ``N``.
-        points_per_bin (int): ``S``, fixed. Defaults to 3.
+        points_per_bin (int, optional): Fixed ``S``; None (default) is
+            G-TAD's adaptive count.
         widen_ratio (float): ``r``. Defaults to 0.5.
 
     Returns:
         tuple[Tensor, Tensor]: ``index`` and ``weight`` of shape
-        ``(..., K, N, 2 * S)`` for :func:`car_align_with_sampling`.
+        ``(..., K, N, R)`` for :func:`car_align_with_sampling`, see
+        :func:`align1d_sampling`.
     """
-    if segments.dim() < 2 or segments.size(-1) != 2:
-        raise ValueError('segments must have shape (..., K, 2), got '
-                         f'{tuple(segments.shape)}')
     out_dtype = (
         segments.dtype
         if segments.is_floating_point() else torch.get_default_dtype())
-    seg = segments.to(torch.float64)
-    start = seg[..., 0]
-    end = torch.maximum(seg[..., 1], start)
-    length = end - start + 1.0
-    region_start = start - widen_ratio * length
-    region_end = end + widen_ratio * length
-    half_step = (region_end - region_start) / (2.0 * num_bins *
-                                               points_per_bin)
-    points = torch.stack([region_start + half_step, region_end - half_step],
-                         dim=-1)
-    index, weight = car_align_sampling(points, temporal_dim, num_bins,
-                                       points_per_bin, widen_ratio=0.0)
-    return index, weight.to(out_dtype)
+    return align1d_sampling(
+        sg_align_regions(segments, widen_ratio), temporal_dim, num_bins,
+        points_per_bin, out_dtype)
 
 
 def sg_align_with_sampling(x: Tensor,
@@ -206,10 +308,11 @@ class SGAlign(nn.Module):
 
     Args:
         inner_bins (int): ``N_i``, bins from the temporal features.
-            Defaults to 32.
+            Defaults to 32 (G-TAD's ActivityNet setting; 16 at THUMOS14).
         context_bins (int): ``N_c``, bins from the kNN-mean features.
-            Defaults to 4.
-        points_per_bin (int): ``S``. Defaults to 3.
+            Defaults to 4 (16 at THUMOS14).
+        points_per_bin (int, optional): Fixed ``S``; None (default) is
+            G-TAD's adaptive ``ceil(max(b - a, 1) / N)``.
         inner_widen_ratio (float): Widening of the inner region. Defaults
             to 0.5 (G-TAD reads both from the widened anchor).
         context_widen_ratio (float): Widening of the context region.
@@ -219,7 +322,7 @@ class SGAlign(nn.Module):
     def __init__(self,
                  inner_bins: int = 32,
                  context_bins: int = 4,
-                 points_per_bin: int = 3,
+                 points_per_bin: Optional[int] = None,
                  inner_widen_ratio: float = 0.5,
                  context_widen_ratio: float = 0.5) -> None:
         super().__init__()

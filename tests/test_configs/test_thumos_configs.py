@@ -60,12 +60,15 @@ def test_thumos_settings(config):
     assert evaluator.dataset == 'thumos14'
     assert evaluator.class_scores == dict(
         file='data/thumos14/uNet_test.npy', format='thumos_npy', top_k=2)
-    assert evaluator.merge_windows.soft_nms_alpha == 0.3
+    # G-TAD: its own Soft_NMS of the merged windows (configs/gtad_thumos.py).
+    gtad = 'gtad_thumos' in config and 'rcl' not in config
+    alpha, rule = (0.46, 'gtad') if gtad else (0.3, 'mmaction2')
+    assert evaluator.merge_windows.soft_nms_alpha == alpha
     assert evaluator.merge_windows.top_k == 200
     assert window_settings(cfg) == dict(
         window_overlap=128, snippet_stride=5, fps=30.0,
-        merge=dict(soft_nms_alpha=0.3, soft_nms_low_threshold=0.,
-                   soft_nms_high_threshold=0., top_k=200))
+        merge=dict(soft_nms_alpha=alpha, soft_nms_low_threshold=0.,
+                   soft_nms_high_threshold=0., top_k=200, rule=rule))
     if 'gtad_thumos' in config and 'rcl' not in config:
         # G-TAD's THUMOS setting: lr 4e-5, 8 windows per step (2 x 4).
         assert cfg.optim_wrapper.optimizer.lr == 4e-5

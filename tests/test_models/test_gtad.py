@@ -23,7 +23,7 @@ _spec = importlib.util.spec_from_file_location(
     'test_sg_align', osp.join(ROOT, 'tests', 'test_ops', 'test_sg_align.py'))
 _op_tests = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_op_tests)
-reference_sg_align = _op_tests.reference_sg_align
+reference_align1d = _op_tests.reference_align1d
 TINY = dict(
     feat_dim=12,
     temporal_dim=16,
@@ -32,8 +32,7 @@ TINY = dict(
     groups=4,
     width_group=2,
     num_samples=4,
-    num_context_samples=2,
-    num_samples_per_bin=2)
+    num_context_samples=2)
 
 
 def make_samples(batch, seed=0):
@@ -66,7 +65,8 @@ def make_localizer(**backbone):
 
 
 def reference_gcnext(block, x):
-    """GCNeXt with the explicit B x 2C x T x k edge tensor, by loops."""
+    """GCNeXt with G-TAD's explicit B x 2C x T x k edge tensor
+    ``[x_j, x_i]`` (``get_graph_feature(..., style=1)``), by loops."""
     batch, channels, temporal_dim = x.shape
     index = knn_graph(x, block.k)
     edge = torch.zeros(batch, 2 * channels, temporal_dim, block.k,
@@ -74,9 +74,8 @@ def reference_gcnext(block, x):
     for b in range(batch):
         for i in range(temporal_dim):
             for j in range(block.k):
-                neighbour = x[b, :, index[b, i, j]]
-                edge[b, :channels, i, j] = x[b, :, i]
-                edge[b, channels:, i, j] = neighbour - x[b, :, i]
+                edge[b, :channels, i, j] = x[b, :, index[b, i, j]]
+                edge[b, channels:, i, j] = x[b, :, i]
     semantic = block.sconvs(edge).amax(-1)
     return (x + block.tconvs(x) + semantic).relu()
 
@@ -117,7 +116,8 @@ def test_gcnext_semantic_graph_follows_features_not_time():
         for conv in block.sconvs[::2]:
             conv.weight.zero_()
             conv.bias.zero_()
-        block.sconvs[0].weight[0, 4:] = 1  # sum of x_j - x_i
+        block.sconvs[0].weight[0, :4] = 1  # sum of x_j - x_i: the edge
+        block.sconvs[0].weight[0, 4:] = -1  # is [x_j, x_i]
         block.sconvs[2].weight[0, 0] = 1
         block.sconvs[4].weight[:, 0] = 1
         x[0, 0, 7] = 5.  # x_7 - x_0 sums to 4, x_0 - x_7 to -4
@@ -128,28 +128,50 @@ def test_gcnext_semantic_graph_follows_features_not_time():
     assert semantic[0, :, 7].tolist() == [0.] * 4
 
 
+def reference_graph_align(x, context, temporal_dim, duration_dim,
+                          inner_bins, context_bins, points=None):
+    """G-TAD's GraphAlign: anchors as its ``_get_anchors`` lists them
+    (start major; past the window's end as the region [0, 0]), each read
+    by :func:`reference_align1d`; B x C * (N_i + N_c) x D x T, channel
+    ``c * (N_i + N_c) + n``."""
+    batch, channels, _ = x.shape
+    out = torch.zeros(batch, channels * (inner_bins + context_bins),
+                      duration_dim, temporal_dim, dtype=x.dtype)
+    for b in range(batch):
+        for start in range(temporal_dim):
+            for duration in range(duration_dim):
+                if start + duration < temporal_dim:
+                    length = float(duration) + 1
+                    region = (start - length * 0.5,
+                              start + duration + length * 0.5)
+                else:
+                    region = (0., 0.)
+                cell = torch.cat([
+                    reference_align1d(x[b], *region, inner_bins, points),
+                    reference_align1d(context[b], *region, context_bins,
+                                      points)
+                ], dim=1)
+                out[b, :, duration, start] = cell.flatten()
+    return out
+
+
 def reference_grid_map(backbone, proposal_feat, context_feat):
-    """G-TAD's grid map by loops over anchors, bins and points."""
-    duration_dim, temporal_dim = backbone.duration_dim, backbone.temporal_dim
-    d, t = torch.meshgrid(
-        torch.arange(duration_dim), torch.arange(temporal_dim),
-        indexing='ij')
-    grid = torch.stack([t, t + d], -1).view(-1, 2).double()
-    sampled = reference_sg_align(proposal_feat, context_feat, grid,
-                                 backbone.num_samples,
-                                 backbone.num_context_samples,
-                                 backbone.num_samples_per_bin)
-    valid = (grid[:, 1] <= temporal_dim - 1).double()
-    weight = backbone.sg_conv.weight.flatten(1)
-    out = torch.einsum('om,bmk->bok', weight, sampled.flatten(1, 2))
-    out = (out * valid + backbone.sg_conv.bias.view(1, -1, 1)).relu()
-    return out.view(out.size(0), -1, duration_dim, temporal_dim)
+    """Our map from :func:`reference_graph_align`, 1x1 conv and ReLU."""
+    sampled = reference_graph_align(proposal_feat, context_feat,
+                                    backbone.temporal_dim,
+                                    backbone.duration_dim,
+                                    backbone.num_samples,
+                                    backbone.num_context_samples,
+                                    backbone.num_samples_per_bin)
+    return backbone.sg_conv(sampled).relu()
 
 
-@pytest.mark.parametrize('duration_dim', [None, 6])
-def test_backbone_map_equals_reference(duration_dim):
+@pytest.mark.parametrize('duration_dim,points', [(None, None), (6, None),
+                                                  (None, 2)])
+def test_backbone_map_equals_reference(duration_dim, points):
     torch.manual_seed(0)
-    backbone = GTADBackbone(**dict(TINY, duration_dim=duration_dim))
+    backbone = GTADBackbone(**dict(TINY, duration_dim=duration_dim,
+                                   num_samples_per_bin=points))
     backbone = backbone.double()
     x = torch.randn(2, 12, 16, dtype=torch.float64)
     with torch.no_grad():
@@ -275,15 +297,85 @@ def build(config):
 
 
 def test_gtad_anet_config_has_g_tads_defaults():
+    # The authors' branch anet: gtad_lib/opts.py, gtad_train.py, models.py.
     cfg, model = build('configs/gtad_anet.py')
     assert isinstance(model.backbone, GTADBackbone)
     assert (model.backbone.temporal_dim, model.backbone.duration_dim,
             model.backbone.feat_dim) == (100, 100, 400)
+    assert (model.backbone.num_samples,
+            model.backbone.num_context_samples) == (32, 4)
+    assert model.backbone.num_samples_per_bin is None  # adaptive
+    assert model.backbone.sg_conv.in_channels == 256 * 36
+    assert model.head.kernel_size == 1  # kern_2d = 1, pad_2d = 0
+    assert model.head.convs[2].kernel_size == (1, 1)
     assert cfg.optim_wrapper.optimizer.lr == 0.004
+    assert cfg.optim_wrapper.optimizer.weight_decay == 1e-4
+    assert cfg.optim_wrapper.clip_grad is None  # commented out there
     assert cfg.train_cfg.max_epochs == 10
     assert cfg.param_scheduler[0].milestones == [5]
     assert cfg.auto_scale_lr.base_batch_size == 16
     assert cfg.model.loss.eps == 1e-6
+    assert (model.loss_module.weight_pem_reg,
+            model.loss_module.weight_pem_cls) == (10.0, 1.0)
+    assert model.loss_module.cls_count_offset == 0
+    assert (model.test_cfg['post_processing'], model.test_cfg['top_k'],
+            model.test_cfg['soft_nms_alpha']) == ('gtad', 100, 0.8)
+
+
+def test_gtad_thumos_config_has_g_tads_defaults():
+    # The authors' branch master.
+    cfg, model = build('configs/gtad_thumos.py')
+    backbone = model.backbone
+    assert (backbone.temporal_dim, backbone.duration_dim,
+            backbone.feat_dim) == (256, 64, 2048)
+    assert (backbone.num_samples, backbone.num_context_samples) == (16, 16)
+    assert backbone.sg_conv.in_channels == 8192
+    assert backbone.num_samples_per_bin is None
+    assert model.head.convs[2].kernel_size == (3, 3)
+    assert model.head.convs[2].padding == (1, 1)
+    assert cfg.optim_wrapper.clip_grad == dict(max_norm=1, norm_type=2)
+    assert cfg.optim_wrapper.optimizer.lr == 4e-5
+    assert (model.loss_module.weight_tem, model.loss_module.weight_pem_reg,
+            model.loss_module.weight_pem_cls,
+            model.loss_module.cls_count_offset) == (1.0, 1.0, 10.0, 10)
+    assert model.test_cfg['post_processing'] == 'gtad'
+    assert (model.test_cfg['soft_nms_alpha'], model.test_cfg['top_k'],
+            model.test_cfg['window_top_k'],
+            model.test_cfg['max_proposal_snippets']) == (0.46, 200, 200, 60)
+    for evaluator in (cfg.val_evaluator, cfg.test_evaluator):
+        assert evaluator.merge_windows.rule == 'gtad'
+        assert evaluator.merge_windows.soft_nms_alpha == 0.46
+        assert evaluator.merge_windows.top_k == 200
+
+
+def test_thumos_cls_loss_equals_the_authors():
+    # Branch master's pem_cls_loss_func, transcribed: 10 added to the
+    # positives and again to the entries.
+    gen = torch.Generator().manual_seed(4)
+    pred = torch.rand(2, 6, 12, generator=gen, dtype=torch.float64)
+    gt = torch.rand(2, 6, 12, generator=gen, dtype=torch.float64)
+    gt[0, 0, :3] = 0.95
+    mask = torch.ones(6, 12, dtype=torch.float64)
+    for d in range(6):
+        mask[d, 12 - d:] = 0
+    gt = gt * mask
+    pmask = (gt > 0.9).double()
+    nmask = (gt <= 0.9).double() * mask
+    num_positive = 10 + pmask.sum()
+    num_entries = 10 + num_positive + nmask.sum()
+    ratio = num_entries / num_positive
+    coef_0, coef_1 = 0.5 * ratio / (ratio - 1), 0.5 * ratio
+    expected = -torch.sum(coef_1 * torch.log(pred + 1e-6) * pmask +
+                          coef_0 * torch.log(1.0 - pred + 1e-6) *
+                          nmask) / num_entries
+    loss = BMNLoss(weight_pem_reg=1.0, weight_pem_cls=10.0,
+                   ratio_range=(1.05, 1e8), eps=1e-6, cls_count_offset=10)
+    conf = torch.stack([pred, pred], dim=1)
+    got = loss.proposal_loss(conf, gt, mask)['loss_pem_cls']
+    assert torch.allclose(got, 10 * expected, rtol=1e-12)
+    plain = BMNLoss(weight_pem_cls=10.0, ratio_range=(1.05, 1e8), eps=1e-6)
+    assert not torch.allclose(
+        plain.proposal_loss(conf, gt, mask)['loss_pem_cls'], got)
 
 
 @pytest.mark.parametrize('pair', [

@@ -24,7 +24,9 @@ MERGE_DEFAULTS = dict(
     soft_nms_alpha=0.3,
     soft_nms_low_threshold=0.,
     soft_nms_high_threshold=0.,
-    top_k=200)
+    top_k=200,
+    # 'mmaction2' or 'gtad' (G-TAD's Soft_NMS), see merge_window_proposals.
+    rule='mmaction2')
 
 
 def _to_numpy(x) -> np.ndarray:

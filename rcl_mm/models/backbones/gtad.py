@@ -1,14 +1,15 @@
 # Copyright (c) rcl_mm contributors. All rights reserved.
 """G-TAD's backbone: GCNeXt blocks, TEM and the SGAlign proposal map."""
-from typing import Dict
+from typing import Dict, Optional
 
 import torch
 import torch.nn as nn
 from mmengine.model import BaseModule
 from torch import Tensor
 
-from rcl_mm.ops import (gather_neighbours, knn_context, knn_graph,
-                        sg_align_sampling, sg_align_with_sampling)
+from rcl_mm.ops import (align1d_sampling, gather_neighbours, knn_context,
+                        knn_graph, sg_align_regions, sg_align_sampling,
+                        sg_align_with_sampling)
 from rcl_mm.registry import MODELS
 from rcl_mm.utils.typing import OptConfigType
 
@@ -42,14 +43,17 @@ class GCNeXt(BaseModule):
     * ``semantic``: an edge convolution over the ``k`` nearest neighbours
       in feature space (:func:`rcl_mm.ops.knn_graph`, self included,
       recomputed from this block's input): the edge feature
-      ``[x_i, x_j - x_i]`` (2C) goes through 1x1 conv, ReLU, grouped 1x1
-      conv, ReLU, 1x1 conv, then max over the ``k`` neighbours.
+      ``[x_j, x_i]`` (2C: neighbour first, then the snippet itself, as
+      G-TAD's ``get_graph_feature(..., style=1)``) goes through 1x1 conv,
+      ReLU, grouped 1x1 conv, ReLU, 1x1 conv, then max over the ``k``
+      neighbours.
 
-    The first semantic conv is linear, so ``W [x_i, x_j - x_i] =
-    (W_a - W_b) x_i + W_b x_j``: both terms are computed per snippet
-    (B x width x T) and only the second is gathered, so the B x 2C x T x k
-    edge tensor is never built. (G-TAD's code feeds ``[x_j, x_i]``, the same
-    function class under a re-parametrisation of this weight.)
+    The first semantic conv is linear, so ``W [x_j, x_i] = W_j x_j +
+    W_i x_i``: both terms are computed per snippet (B x width x T) and only
+    the first is gathered, so the B x 2C x T x k edge tensor is never
+    built. The weight is G-TAD's, column for column (``W_j`` = input
+    channels ``0 .. C - 1``), so its checkpoints, initialisation and weight
+    decay act on the same parameters.
 
     Args:
         in_channels (int): Input channels C.
@@ -108,9 +112,9 @@ class GCNeXt(BaseModule):
         """
         first, _, second, _, third = self.sconvs
         weight = first.weight.flatten(1)  # width x 2C
-        own, other = weight.split(self.in_channels, dim=1)
-        # [x_i, x_j - x_i] -> (W_a - W_b) x_i + W_b x_j + bias.
-        centre = torch.einsum('oc,bct->bot', own - other, x)
+        other, own = weight.split(self.in_channels, dim=1)
+        # [x_j, x_i] -> W_j x_j + W_i x_i + bias.
+        centre = torch.einsum('oc,bct->bot', own, x)
         centre = centre + first.bias.view(1, -1, 1)
         neighbour = torch.einsum('oc,bct->bot', other, x)
         edge = centre.unsqueeze(-1) + gather_neighbours(neighbour, index)
@@ -148,24 +152,31 @@ class GTADBackbone(BaseModule):
     """G-TAD's GCNeXt backbone, TEM and SGAlign proposal map.
 
     `G-TAD: Sub-Graph Localization for Temporal Action Detection
-    <https://arxiv.org/abs/1911.11462>`_. Layer for layer as G-TAD's
-    ``GTAD`` up to the first 1x1 conv of its localisation module:
+    <https://arxiv.org/abs/1911.11462>`_. The layers of the authors'
+    ``GTAD`` (``gtad_lib/models.py``) up to the first 1x1 conv of its
+    localisation module, parameter for parameter (see
+    ``tools/convert/gtad_official.py``):
 
-    * ``base``: grouped 3-wide conv (4 groups), ReLU, GCNeXt;
+    * ``base``: grouped 3-wide conv (4 groups), ReLU, GCNeXt
+      (``backbone1``);
     * ``tem_start`` / ``tem_end``: GCNeXt, 1x1 conv, sigmoid, on the base
-      features;
-    * ``proposal_gcn``: GCNeXt on the base features;
-    * SGAlign (:mod:`rcl_mm.ops.sg_align`): every D x T anchor, widened by
-      ``boundary_ratio x`` its length on each side, is read at
-      ``num_samples`` bins from the GCNeXt features and
+      features (``regu_s`` / ``regu_e``);
+    * ``proposal_gcn``: GCNeXt on the base features (``backbone2``);
+    * SGAlign (:mod:`rcl_mm.ops.sg_align`, G-TAD's ``GraphAlign`` with
+      ``goi_style=1``): every D x T anchor, widened by
+      ``boundary_ratio x`` its length on each side, is read by G-TAD's
+      ``Align1D`` at ``num_samples`` bins from the GCNeXt features and
       ``num_context_samples`` bins from their kNN means, fused with the
-      1x1 conv ``sg_conv`` (G-TAD's ``C * (N_i + N_c) -> hidden_dim_3d``),
-      then ReLU. The ``B x C x (N_i + N_c) x D x T`` tensor never exists.
+      1x1 conv ``sg_conv`` (G-TAD's ``localization[0]``,
+      ``C * (N_i + N_c) -> hidden_dim_3d``), then ReLU. Anchors past the
+      window's end read the region ``[0, 0]`` as G-TAD passes them (so the
+      2-D convolutions see the same values next to valid anchors). The
+      ``B x C x (N_i + N_c) x D x T`` tensor never exists.
 
-    With :class:`rcl_mm.models.PEMHead` as the head (1x1, 3x3, 3x3, 1x1,
-    sigmoid) the model is G-TAD. The output contract is
-    :class:`BMNBackbone`'s. Grid sampling plans are non-persistent
-    buffers.
+    With :class:`rcl_mm.models.PEMHead` as the head (1x1, two ``k x k``,
+    1x1, sigmoid; ``kernel_size=1`` at ActivityNet, 3 at THUMOS14) the model
+    is G-TAD. The output contract is :class:`BMNBackbone`'s. Grid sampling
+    plans are non-persistent buffers.
 
     Args:
         feat_dim (int): Channels of the input snippet features, C_in.
@@ -181,9 +192,13 @@ class GTADBackbone(BaseModule):
             ratio of its length, for the inner points. Defaults to 0.5.
         context_ratio (float): The same for the context points. Defaults to
             0.5.
-        num_samples (int): Inner bins, N_i. Defaults to 32.
-        num_context_samples (int): Context bins, N_c. Defaults to 4.
-        num_samples_per_bin (int): Points per bin, S. Defaults to 3.
+        num_samples (int): Inner bins, N_i. Defaults to 32 (16 in G-TAD's
+            THUMOS14 setting).
+        num_context_samples (int): Context bins, N_c. Defaults to 4 (16 at
+            THUMOS14).
+        num_samples_per_bin (int, optional): A fixed number of points per
+            bin, S, for both plans; None (default) is G-TAD's adaptive
+            ``ceil(max(region, 1) / N)``.
         knn_chunk_size (int): Query rows per kNN distance block. Defaults
             to 256.
         init_cfg (dict, optional): Initialisation config. Defaults to None
@@ -203,7 +218,7 @@ class GTADBackbone(BaseModule):
                  context_ratio: float = 0.5,
                  num_samples: int = 32,
                  num_context_samples: int = 4,
-                 num_samples_per_bin: int = 3,
+                 num_samples_per_bin: Optional[int] = None,
                  knn_chunk_size: int = 256,
                  init_cfg: OptConfigType = None) -> None:
         super().__init__(init_cfg=init_cfg)
@@ -243,8 +258,9 @@ class GTADBackbone(BaseModule):
             hidden_dim_3d, kernel_size=1)
 
         # All D x T anchors in row-major (d, t) order, so the op writes the
-        # map directly; anchors past the window's end get zero weights
-        # (G-TAD's loss masks them), which the op drops at no cost.
+        # map directly (G-TAD's GraphAlign enumerates (t, d) and transposes
+        # the map; the same cells). Anchors past the window's end: G-TAD's
+        # _get_anchors passes them as the region [0, 0].
         d = torch.arange(self.duration_dim, dtype=torch.float64)
         t = torch.arange(self.temporal_dim, dtype=torch.float64)
         starts = t.view(1, -1).expand(self.duration_dim, -1)
@@ -254,12 +270,14 @@ class GTADBackbone(BaseModule):
         for name, bins, ratio in (('inner', num_samples, boundary_ratio),
                                   ('context', num_context_samples,
                                    context_ratio)):
-            index, weight = sg_align_sampling(grid, self.temporal_dim, bins,
-                                              num_samples_per_bin, ratio)
-            weight = weight * valid.view(-1, 1, 1)
+            regions = sg_align_regions(grid, ratio)
+            regions = regions * valid.view(-1, 1)
+            index, weight = align1d_sampling(regions, self.temporal_dim,
+                                             bins, num_samples_per_bin,
+                                             torch.float32)
             self.register_buffer(f'{name}_sample_index', index,
                                  persistent=False)
-            self.register_buffer(f'{name}_sample_weight', weight.float(),
+            self.register_buffer(f'{name}_sample_weight', weight,
                                  persistent=False)
         self.register_buffer('valid_mask', valid.float(), persistent=False)
 
@@ -283,8 +301,8 @@ class GTADBackbone(BaseModule):
 
         Returns:
             Tensor: B x O x D x T proposal map (a channels-last view).
-            Anchors past the window's end read nothing and hold
-            ReLU(bias).
+            Anchors past the window's end hold the features of the region
+            [0, 0], as in G-TAD.
         """
         batch = proposal_feat.size(0)
         dtype = proposal_feat.dtype
@@ -302,9 +320,11 @@ class GTADBackbone(BaseModule):
                          segments: Tensor) -> Tensor:
         """Proposal features of any continuous segments (SGAlign).
 
-        The same sampling, projection, bias and ReLU as the grid map, so the
-        grid cell ``(d, t)`` given as ``[t, t + d + 1]`` gets exactly
-        ``proposal_map[:, :, d, t]``.
+        The same sampling, projection, bias and ReLU as the grid map, so a
+        valid grid cell ``(d, t)`` given as ``[t, t + d + 1]`` gets exactly
+        ``proposal_map[:, :, d, t]``. (Continuous segments are RCL's, not
+        G-TAD's: one ending past the window reads nothing here, where the
+        grid's past-end cells read G-TAD's region ``[0, 0]``.)
 
         Args:
             proposal_feat (Tensor): B x C x T GCNeXt features

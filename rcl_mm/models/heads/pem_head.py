@@ -13,29 +13,39 @@ class PEMHead(BaseModule):
     """BMN's grid head: 2-D convolutions to a 2 x D x T confidence map.
 
     `BMN <https://arxiv.org/abs/1907.09702>`_'s proposal evaluation module
-    after the Boundary-Matching layer: a 1x1 conv, two 3x3 convs and a 1x1
-    conv with sigmoid, giving for every grid anchor (d, t) a tIoU
+    after the Boundary-Matching layer: a 1x1 conv, two ``k x k`` convs
+    (``kernel_size``, zero padding ``k // 2``; BMN's and G-TAD's THUMOS14
+    setting: 3, G-TAD's ActivityNet setting: 1) and a 1x1 conv with
+    sigmoid, giving for every grid anchor (d, t) a tIoU
     regression score (channel 0) and a tIoU classification score
     (channel 1), as ``mmaction.models.BMN``'s ``x_2d_p``.
 
     Args:
         in_channels (int): Channels of the proposal map. Defaults to 512.
         hidden_channels (int): Channels of the 2-D convs. Defaults to 128.
+        kernel_size (int): Odd kernel of the two middle convs. Defaults
+            to 3.
         init_cfg (dict, optional): Initialisation config. Defaults to None.
     """
 
     def __init__(self,
                  in_channels: int = 512,
                  hidden_channels: int = 128,
+                 kernel_size: int = 3,
                  init_cfg: OptConfigType = None) -> None:
         super().__init__(init_cfg=init_cfg)
+        if kernel_size < 1 or kernel_size % 2 == 0:
+            raise ValueError('PEMHead kernel_size must be odd (the map keeps '
+                             f'its D x T size), got {kernel_size}')
+        self.kernel_size = kernel_size
+        pad = kernel_size // 2
         self.convs = nn.Sequential(
             nn.Conv2d(in_channels, hidden_channels, kernel_size=1),
             nn.ReLU(inplace=True),
-            nn.Conv2d(hidden_channels, hidden_channels, kernel_size=3,
-                      padding=1), nn.ReLU(inplace=True),
-            nn.Conv2d(hidden_channels, hidden_channels, kernel_size=3,
-                      padding=1), nn.ReLU(inplace=True))
+            nn.Conv2d(hidden_channels, hidden_channels, kernel_size,
+                      padding=pad), nn.ReLU(inplace=True),
+            nn.Conv2d(hidden_channels, hidden_channels, kernel_size,
+                      padding=pad), nn.ReLU(inplace=True))
         self.out = nn.Conv2d(hidden_channels, 2, kernel_size=1)
 
     def forward(self, proposal_map: Tensor) -> Tensor:

@@ -11,7 +11,9 @@ from torch import Tensor
 from rcl_mm.models.builder import build_module
 from rcl_mm.models.task_modules import (bmn_candidates, bmn_post_process,
                                         bmn_targets, bmn_video_duration,
-                                        pad_segments, window_proposals)
+                                        gtad_post_process,
+                                        gtad_window_proposals, pad_segments,
+                                        window_proposals)
 from rcl_mm.registry import MODELS
 from rcl_mm.models.localizers.state_dict_check import check_state_dict
 from rcl_mm.utils.typing import ConfigType, OptConfigType, OptSampleList
@@ -25,9 +27,20 @@ DEFAULT_TEST_CFG = dict(
     # Sliding windows (THUMOS14): candidates kept per window; Soft-NMS
     # runs on the merged windows of a video in the metric / inference.
     window_top_k=100,
+    # 'auto' ('triton' on CUDA where Triton is installed, else 'torch'),
     # 'torch' or 'triton' (one kernel for the whole Soft-NMS loop, CUDA;
     # see rcl_mm.models.task_modules.soft_nms).
-    soft_nms_impl='auto')
+    soft_nms_impl='auto',
+    # 'bmn' (mmaction2's BMN.predict) or 'gtad' (the authors' G-TAD:
+    # cls x reg scores and their Soft_NMS; every anchor of a window, see
+    # gtad_post_process / gtad_window_proposals; the thresholds and
+    # feature_extraction_interval are then unused).
+    post_processing='bmn',
+    # 'gtad' windows: candidates of this many snippets or more score 0
+    # (G-TAD's 300 frames at 5 frames per snippet); None keeps all.
+    max_proposal_snippets=None)
+
+POST_PROCESSING_RULES = ('bmn', 'gtad')
 
 #: Metainfo keys that mark a sample as one window of a longer video.
 WINDOW_KEYS = ('window_start', 'valid_length', 'snippet_seconds')
@@ -76,7 +89,11 @@ class ProposalMapLocalizer(BaseModel):
             mmaction2's duration rule), ``window_top_k`` (candidates kept
             per window of windowed data, see :meth:`predict`) and
             ``soft_nms_impl`` (``'auto'``, ``'torch'`` or ``'triton'``, see
-            :func:`soft_nms`). Missing keys take BMN's ActivityNet values.
+            :func:`soft_nms`), ``post_processing`` (``'bmn'``, or
+            ``'gtad'``: the authors' G-TAD rule, see
+            :func:`gtad_post_process` and :func:`gtad_window_proposals`)
+            and ``max_proposal_snippets`` (``'gtad'`` windows). Missing
+            keys take BMN's ActivityNet values.
         data_preprocessor (dict, optional): Defaults to None, mmengine's
             ``BaseDataPreprocessor``.
         init_cfg (dict, optional): Initialisation config.
@@ -109,6 +126,11 @@ class ProposalMapLocalizer(BaseModel):
         if unknown:
             raise KeyError(f'Unknown test_cfg keys {sorted(unknown)}; '
                            f'known: {sorted(defaults)}.')
+        if self.test_cfg['post_processing'] not in POST_PROCESSING_RULES:
+            raise ValueError(
+                'test_cfg.post_processing must be one of '
+                f'{POST_PROCESSING_RULES}, got '
+                f'{self.test_cfg["post_processing"]!r}.')
 
     @property
     def temporal_dim(self) -> int:
@@ -254,10 +276,16 @@ class ProposalMapLocalizer(BaseModel):
         if self.is_windowed(data_samples):
             return self._predict_windows(inputs, data_samples)
         confidence_map, start, end = self._forward(inputs)
-        detections = bmn_post_process(
-            start, end, confidence_map,
-            self._video_durations(data_samples, inputs.device),
-            **self._soft_nms_cfg())
+        if self.test_cfg['post_processing'] == 'gtad':
+            detections = gtad_post_process(
+                start, end, confidence_map,
+                self._video_durations(data_samples, inputs.device),
+                self.test_cfg['soft_nms_alpha'], self.test_cfg['top_k'])
+        else:
+            detections = bmn_post_process(
+                start, end, confidence_map,
+                self._video_durations(data_samples, inputs.device),
+                **self._soft_nms_cfg())
         return self._pack_results(data_samples, detections)
 
     def _soft_nms_cfg(self) -> dict:
@@ -303,21 +331,53 @@ class ProposalMapLocalizer(BaseModel):
     def _predict_windows(self, inputs: Tensor,
                          data_samples: List[ActionDataSample]
                          ) -> List[ActionDataSample]:
-        """Per window, the ``window_top_k`` best candidates (no NMS) of
-        :meth:`window_candidates`, in video seconds, packed as results.
+        """:meth:`window_detections` of the windows, packed as results.
 
         Args:
             inputs (Tensor): B x C x T window features.
             data_samples (list[ActionDataSample]): B windows.
         """
-        segments, scores, valid = self.window_candidates(inputs)
         meta = [s.metainfo for s in data_samples]
-        detections = window_proposals(
-            segments, scores, valid, [m['window_start'] for m in meta],
-            [m['valid_length'] for m in meta], self.temporal_dim,
-            [m['snippet_seconds'] for m in meta],
-            self.test_cfg['window_top_k'])
+        detections = self.window_detections(
+            inputs, [m['window_start'] for m in meta],
+            [m['valid_length'] for m in meta],
+            [m['snippet_seconds'] for m in meta])
         return self._pack_results(data_samples, detections)
+
+    def window_detections(self, inputs: Tensor, window_start: Sequence[int],
+                          valid_length: Sequence[int],
+                          snippet_seconds: Sequence[float]) -> List[Tensor]:
+        """Each window's detections in video seconds, before the merge.
+
+        ``post_processing='bmn'``: the ``window_top_k`` best candidates of
+        :meth:`window_candidates`, no NMS (:func:`window_proposals`).
+        ``'gtad'``: G-TAD's per-window Soft_NMS of every anchor
+        (:func:`gtad_window_proposals`, ``window_top_k`` picks). Either
+        way the windows of a video are merged afterwards
+        (:func:`merge_window_proposals`).
+
+        Args:
+            inputs (Tensor): B x C x T window features.
+            window_start (Sequence[int]): (B,) first snippets.
+            valid_length (Sequence[int]): (B,) snippets of the video in
+                each window.
+            snippet_seconds (Sequence[float]): (B,) seconds per snippet.
+
+        Returns:
+            list[Tensor]: B tensors (M_b, 3): start, end seconds, score.
+        """
+        if self.test_cfg['post_processing'] == 'gtad':
+            confidence_map, _, _ = self._forward(inputs)
+            return gtad_window_proposals(
+                confidence_map, window_start, snippet_seconds,
+                self.test_cfg['soft_nms_alpha'],
+                self.test_cfg['window_top_k'],
+                self.test_cfg['max_proposal_snippets'], valid_length)
+        segments, scores, valid = self.window_candidates(inputs)
+        return window_proposals(segments, scores, valid, window_start,
+                                valid_length, self.temporal_dim,
+                                snippet_seconds,
+                                self.test_cfg['window_top_k'])
 
     def _video_duration(self, metainfo: dict) -> float:
         """Seconds that the T snippets of a video span.
@@ -325,7 +385,10 @@ class ProposalMapLocalizer(BaseModel):
         mmaction2's rule: features cover ``duration_frame // interval *
         interval`` of the ``duration_frame`` frames. Without
         ``duration_frame`` (e.g. features of a new video), the whole
-        ``duration_second``.
+        ``duration_second``. G-TAD's rule (``post_processing='gtad'``)
+        writes the same formula with Python 3's true division, ``float(
+        (frames / 16) * 16) / frames * seconds``: the whole duration, to
+        rounding; it is transcribed as such.
         """
         if 'duration_second' not in metainfo:
             raise KeyError(
@@ -334,6 +397,10 @@ class ProposalMapLocalizer(BaseModel):
                 'PackLocalizationInputs(meta_keys=...) in the test pipeline.')
         if 'duration_frame' not in metainfo:
             return float(metainfo['duration_second'])
+        if self.test_cfg['post_processing'] == 'gtad':
+            frames = float(metainfo['duration_frame'])
+            return float((frames / 16) * 16) / frames * float(
+                metainfo['duration_second'])
         return bmn_video_duration(
             metainfo['duration_second'], metainfo['duration_frame'],
             self.test_cfg['feature_extraction_interval'])

@@ -107,6 +107,12 @@ class RCLLocalizer(ProposalMapLocalizer):
             raise ValueError("test_cfg['anchors'] must be 'grid' or "
                              f"'scale_invariant', got "
                              f"{self.test_cfg['anchors']!r}")
+        if self.test_cfg['post_processing'] != 'bmn':
+            # RCL's prediction is BMN's rule on the refined map; G-TAD's
+            # rule belongs to G-TAD's own maps.
+            raise ValueError("RCLLocalizer post-processes as BMN: "
+                             "test_cfg['post_processing'] must be 'bmn', "
+                             f"got {self.test_cfg['post_processing']!r}")
 
     def extract(self, inputs: Tensor,
                 iters: int = None) -> Tuple[dict, Tensor, Tensor, list]:

@@ -131,9 +131,15 @@ def proposal_reg_loss(pred: Tensor,
 def cls_anchor_weights(gt_iou: Tensor,
                        mask: Tensor,
                        threshold: float = 0.9,
-                       ratio_range: Tuple[float, float] = (1.05, 21)
+                       ratio_range: Tuple[float, float] = (1.05, 21),
+                       count_offset: float = 0.
                        ) -> Tuple[Tensor, Tensor, Tensor]:
     """The targets' part of :func:`proposal_cls_loss`, for reuse.
+
+    With ``count_offset = c > 0`` the counts are G-TAD's THUMOS14 ones
+    (branch master, ``pem_cls_loss_func``): ``P' = c + P`` positives and
+    ``c + P' + N`` entries (so ``2 c`` is added to the entries), with no
+    other guard than ``ratio_range``.
 
     Returns:
         tuple[Tensor]: The positives' and the negatives' weights (the
@@ -142,8 +148,12 @@ def cls_anchor_weights(gt_iou: Tensor,
     """
     positive = (gt_iou > threshold).to(gt_iou.dtype)
     negative = (gt_iou <= threshold).to(gt_iou.dtype) * mask
-    num_positive = positive.sum().clamp(min=1)
-    num_entries = num_positive + negative.sum()
+    if count_offset:
+        num_positive = count_offset + positive.sum()
+        num_entries = count_offset + num_positive + negative.sum()
+    else:
+        num_positive = positive.sum().clamp(min=1)
+        num_entries = num_positive + negative.sum()
     ratio = (num_entries / num_positive).clamp(*ratio_range)
     coef_negative = 0.5 * ratio / (ratio - 1)
     coef_positive = 0.5 * ratio
@@ -213,6 +223,9 @@ class ProposalMapLoss(nn.Module):
         ratio_range (tuple[float]): Clamp of the balancing ratio.
             Defaults to (1.05, 21).
         eps (float): Defaults to 1e-5.
+        cls_count_offset (float): Added to the tIoU classification's
+            positive count and again to its entries (G-TAD's THUMOS14
+            loss adds 10, see :func:`cls_anchor_weights`). Defaults to 0.
     """
 
     def __init__(self,
@@ -224,8 +237,10 @@ class ProposalMapLoss(nn.Module):
                  reg_low_threshold: float = 0.3,
                  cls_threshold: float = 0.9,
                  ratio_range: Tuple[float, float] = (1.05, 21),
-                 eps: float = 1e-5) -> None:
+                 eps: float = 1e-5,
+                 cls_count_offset: float = 0.) -> None:
         super().__init__()
+        self.cls_count_offset = cls_count_offset
         self.weight_tem = weight_tem
         self.weight_pem_reg = weight_pem_reg
         self.weight_pem_cls = weight_pem_cls
@@ -294,7 +309,8 @@ class ProposalMapLoss(nn.Module):
                                        self.reg_low_threshold)
         cls_weights = cls_anchor_weights(gt_iou_map, mask,
                                          self.cls_threshold,
-                                         self.ratio_range)
+                                         self.ratio_range,
+                                         self.cls_count_offset)
 
         def loss(confidence_map: Tensor) -> Dict[str, Tensor]:
             reg = sampled_reg_loss(confidence_map[:, 0], gt_iou_map,

@@ -3,7 +3,9 @@
 from .bmn_targets import (bmn_targets, pad_segments, segment_ioa, segment_iou,
                           wide_float_dtype)
 from .post_processing import (bmn_candidates, bmn_post_process,
-                              bmn_video_duration, merge_window_proposals,
+                              bmn_video_duration, gtad_post_process,
+                              gtad_soft_nms, gtad_window_proposals,
+                              merge_window_proposals,
                               post_process_proposals, soft_nms,
                               window_proposals)
 from .rcl_sampling import (continuous_iou_targets, grid_segments,
@@ -14,7 +16,8 @@ __all__ = [
     'bmn_targets', 'pad_segments', 'segment_ioa', 'segment_iou',
     'wide_float_dtype', 'bmn_candidates', 'bmn_post_process',
     'bmn_video_duration', 'post_process_proposals', 'soft_nms',
-    'window_proposals', 'merge_window_proposals',
+    'window_proposals', 'merge_window_proposals', 'gtad_soft_nms',
+    'gtad_post_process', 'gtad_window_proposals',
     'continuous_iou_targets', 'grid_segments', 'nearest_anchor',
     'scale_invariant_anchors', 'scale_invariant_samples'
 ]

@@ -24,7 +24,7 @@ follows the same stable-sort model.
 """
 import math
 from functools import partial
-from typing import List, Sequence, Tuple, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor
@@ -82,22 +82,31 @@ def _boundary_bins(scores: Tensor) -> Tensor:
     return bins
 
 
+SCORE_RULES = ('bmn', 'gtad')
+
+
 @torch.no_grad()
-def bmn_candidates(start: Tensor, end: Tensor,
-                   confidence_map: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+def bmn_candidates(start: Tensor, end: Tensor, confidence_map: Tensor,
+                   score_rule: str = 'bmn'
+                   ) -> Tuple[Tensor, Tensor, Tensor]:
     """BMN's proposal candidates for a batch of videos.
 
     Candidate ``(d, t)`` spans ``[t / T, (t + d + 1) / T]``; it exists if
     ``t + d + 1 < T`` and both ``t`` is a start bin and ``t + d + 1`` an end
     bin (bins: index 0 for starts, T - 1 for ends, strict local peaks and
     scores above half the video's maximum). Its score is
-    ``start[t] * end[t + d + 1] * cls[d, t] * reg[d, t]``.
+    ``start[t] * end[t + d + 1] * cls[d, t] * reg[d, t]`` (``score_rule=
+    'bmn'``, multiplied in the input dtype as mmaction2 does), or G-TAD's
+    ``cls[d, t] * reg[d, t]`` (``'gtad'``, its ActivityNet
+    ``gtad_inference.py`` / ``gtad_postprocess.py``: the same candidates,
+    the product taken in float64 as pandas takes it).
 
     Args:
         start (Tensor): (B, T) start probabilities.
         end (Tensor): (B, T) end probabilities.
         confidence_map (Tensor): (B, 2, D, T); channel 0 is the regression
             confidence, channel 1 the classification confidence.
+        score_rule (str): ``'bmn'`` (default) or ``'gtad'``, see above.
 
     Returns:
         tuple[Tensor, Tensor, Tensor]: ``(segments, scores, valid)`` of
@@ -147,9 +156,16 @@ def bmn_candidates(start: Tensor, end: Tensor,
     cand_end = cand_t + flat // num_t + 1
 
     conf = confidence_map.flatten(2)
-    scores = (
-        start.gather(1, cand_t) * end.gather(1, cand_end) *
-        conf[:, 1].gather(1, flat) * conf[:, 0].gather(1, flat))
+    if score_rule == 'gtad':
+        scores = (conf[:, 1].gather(1, flat).to(wide) *
+                  conf[:, 0].gather(1, flat).to(wide))
+    elif score_rule == 'bmn':
+        scores = (
+            start.gather(1, cand_t) * end.gather(1, cand_end) *
+            conf[:, 1].gather(1, flat) * conf[:, 0].gather(1, flat))
+    else:
+        raise ValueError(f'score_rule must be one of {SCORE_RULES}, got '
+                         f'{score_rule!r}')
     scores = torch.where(valid, scores, scores.new_zeros(())).to(wide)
     # t / T in float64 is exactly Python's start_index / tscale.
     segments = torch.stack((cand_t, cand_end), dim=-1).to(wide) / num_t
@@ -462,7 +478,8 @@ def merge_window_proposals(detections: Sequence[Tensor],
                            soft_nms_high_threshold: float = 0.,
                            top_k: int = 200,
                            video_batch: int = 16,
-                           soft_nms_impl: str = 'torch') -> List[Tensor]:
+                           soft_nms_impl: str = 'torch',
+                           rule: str = 'mmaction2') -> List[Tensor]:
     """Soft-NMS over all windows of each video, in seconds.
 
     :func:`soft_nms` with a threshold that does not depend on the pick's
@@ -481,11 +498,19 @@ def merge_window_proposals(detections: Sequence[Tensor],
         video_batch (int): Videos per batched Soft-NMS (bounds memory).
         soft_nms_impl (str): ``impl`` of :func:`soft_nms`. Defaults to
             ``'torch'``.
+        rule (str): ``'mmaction2'`` (default): :func:`soft_nms` as above.
+            ``'gtad'``: G-TAD's second ``Soft_NMS`` over the merged
+            windows (:func:`gtad_soft_nms`, a lone detection kept; the
+            thresholds and ``soft_nms_impl`` are not used), then the
+            ``top_k`` best.
 
     Returns:
         list[Tensor]: V tensors (M_v, 3), by descending score,
         ``M_v = min(top_k, N_v)``.
     """
+    if rule not in ('mmaction2', 'gtad'):
+        raise ValueError(
+            f'merge rule must be "mmaction2" or "gtad", got {rule!r}')
     out = []
     for begin in range(0, len(detections), video_batch):
         chunk = [d.reshape(-1, 3) for d in
@@ -497,6 +522,14 @@ def merge_window_proposals(detections: Sequence[Tensor],
                  lengths[:, None])
         if padded.shape[1] == 0:
             out.extend(d[:0] for d in chunk)
+            continue
+        if rule == 'gtad':
+            segs, scores, valid = gtad_soft_nms(
+                padded[..., :2], padded[..., 2], valid, soft_nms_alpha,
+                top_k, keep_single=True)
+            segs, scores, counts = _sort_top(segs, scores, valid, top_k)
+            dets = torch.cat((segs, scores[..., None]), dim=-1)
+            out.extend(v[:n] for v, n in zip(dets, counts))
             continue
         segs, scores, valid = soft_nms(
             padded[..., :2], padded[..., 2], valid, soft_nms_alpha,
@@ -511,3 +544,232 @@ def merge_window_proposals(detections: Sequence[Tensor],
         counts = valid.sum(dim=1).clamp(max=top_k).tolist()
         out.extend(v[:n] for v, n in zip(dets, counts))
     return out
+
+
+# G-TAD's post-processing (frostinassiky/gtad, gtad_postprocess.py of the
+# branches anet and master): its Soft_NMS and the rules around it.
+
+
+@torch.no_grad()
+def gtad_soft_nms(segments: Tensor,
+                  scores: Tensor,
+                  valid: Tensor,
+                  alpha: float,
+                  top_k: int,
+                  keep_single: bool = False,
+                  max_length: Optional[float] = None
+                  ) -> Tuple[Tensor, Tensor, Tensor]:
+    """G-TAD's ``Soft_NMS``, batched over videos (or windows).
+
+    The authors' loop, step for step: sort by descending score; while more
+    than one candidate remains, fewer than ``top_k`` are picked and the
+    highest current score is above 0, pick the first highest (ties: the
+    earlier in the sorted list; equal initial scores keep candidate order,
+    the stable-sort model of pandas' ``sort_values``), multiply the score
+    of every other remaining candidate with a positive IoU by
+    ``exp(-IoU^2 / alpha)`` (no IoU threshold), and remove the pick. So
+    the last remaining candidate is never picked. With ``max_length``,
+    candidates at least that long get score 0 first (kept in the list, so
+    they count as remaining but are never picked; G-TAD's THUMOS14 rule,
+    300 frames).
+
+    Args:
+        segments (Tensor): (B, K, 2) start and end.
+        scores (Tensor): (B, K) scores.
+        valid (Tensor): (B, K) bool, False on padding.
+        alpha (float): The Gaussian's denominator (G-TAD's ``nms_thr``:
+            0.8 at ActivityNet, 0.46 at THUMOS14).
+        top_k (int): Most picks (G-TAD's ``num_prop``).
+        keep_single (bool): Keep a lone candidate as it is (G-TAD calls
+            ``Soft_NMS`` only ``if len(df) > 1``; the loop itself would
+            pick nothing). Defaults to False.
+        max_length (float, optional): Length (in the segments' units) from
+            which a candidate's score is set to 0. Defaults to None.
+
+    Returns:
+        tuple[Tensor, Tensor, Tensor]: ``(segments, scores, valid)`` of
+        shapes (B, P, 2), (B, P), (B, P), ``P = min(top_k, K)``, in pick
+        order, with the scores at the pick; float64 (float32 on MPS).
+        Padding is zero.
+    """
+    batch, num_k = scores.shape
+    device = scores.device
+    wide = wide_float_dtype(device)
+    valid = valid.to(torch.bool)
+    num_picks = min(top_k, num_k)
+    segs = segments.to(wide)
+    cur = scores.to(wide)
+    if max_length is not None:
+        too_long = segs[..., 1] - segs[..., 0] >= max_length
+        cur = torch.where(too_long, cur.new_zeros(()), cur)
+    # Descending, equal scores in candidate order; padding last.
+    cur = cur.masked_fill(~valid, float('-inf'))
+    order = torch.sort(cur, dim=1, stable=True, descending=True).indices
+    cur = cur.gather(1, order)
+    segs = segs.gather(1, order[..., None].expand(-1, -1, 2))
+    seg_start, seg_end = segs[..., 0], segs[..., 1]
+    live = valid.gather(1, order).clone()
+    remaining = live.sum(dim=1)
+    single = remaining == 1
+    out_scores = cur.new_zeros(batch, num_picks)
+    out_idx = order.new_zeros(batch, num_picks)
+    out_valid = valid.new_zeros(batch, num_picks)
+    neg_inf = float('-inf')
+    for j in range(num_picks):
+        idx = cur.argmax(dim=1, keepdim=True)
+        best = cur.gather(1, idx)
+        active = (remaining > 1) & (best[:, 0] > 0)
+        if keep_single and j == 0:
+            active = active | single
+        if not bool(active.any()):
+            break
+        out_scores[:, j] = torch.where(active, best[:, 0], 0.)
+        out_idx[:, j] = torch.where(active, idx[:, 0], 0)
+        out_valid[:, j] = active
+        p_start = seg_start.gather(1, idx)
+        p_end = seg_end.gather(1, idx)
+        # G-TAD's IOU: 0 unless the segments meet; then
+        # (min end - max start) / (max end - min start).
+        inter = torch.minimum(seg_end, p_end) - torch.maximum(
+            seg_start, p_start)
+        union = torch.maximum(seg_end, p_end) - torch.minimum(
+            seg_start, p_start)
+        iou = inter / union
+        decay = live & (inter > 0) & active[:, None]
+        factor = torch.exp(-iou.square() / alpha)
+        cur = torch.where(decay, cur * factor, cur)
+        # Remove the pick of the active videos.
+        gone = active[:, None] & (torch.arange(num_k, device=device) == idx)
+        cur = cur.masked_fill(gone, neg_inf)
+        live = live & ~gone
+        remaining = remaining - active.long()
+    out_segs = segs.gather(1, out_idx[..., None].expand(-1, -1, 2))
+    out_segs = torch.where(out_valid[..., None], out_segs,
+                           out_segs.new_zeros(()))
+    return out_segs, out_scores, out_valid
+
+
+def _sort_top(segs: Tensor, scores: Tensor, valid: Tensor,
+              top_k: int) -> Tuple[Tensor, Tensor, List[int]]:
+    """Stable sort by descending score (padding last), keep ``top_k``."""
+    keyed = scores.masked_fill(~valid, float('-inf'))
+    order = torch.sort(keyed, dim=1, stable=True,
+                       descending=True).indices[:, :top_k]
+    scores = scores.gather(1, order)
+    segs = segs.gather(1, order[..., None].expand(-1, -1, 2))
+    counts = valid.sum(dim=1).clamp(max=top_k).tolist()
+    return segs, scores, counts
+
+
+@torch.no_grad()
+def gtad_post_process(start: Tensor, end: Tensor, confidence_map: Tensor,
+                      video_durations: Union[Tensor, Sequence[float]],
+                      soft_nms_alpha: float = 0.8,
+                      top_k: int = 100) -> List[Tensor]:
+    """G-TAD's ActivityNet post-processing for a batch of videos.
+
+    BMN's candidates (G-TAD's ``gtad_inference.py`` keeps BMN's peak rule)
+    scored ``cls x reg`` (:func:`bmn_candidates` with ``score_rule=
+    'gtad'``), :func:`gtad_soft_nms` (a lone candidate kept as it is),
+    stable sort by score, the ``top_k`` best, ``[max(0, s), min(1, e)]``
+    times the video's duration.
+
+    Args:
+        start (Tensor): (B, T) start probabilities.
+        end (Tensor): (B, T) end probabilities.
+        confidence_map (Tensor): (B, 2, D, T) (reg, cls).
+        video_durations (Tensor | Sequence[float]): (B,) seconds.
+        soft_nms_alpha (float): Defaults to 0.8 (``nms_thr``).
+        top_k (int): Defaults to 100.
+
+    Returns:
+        list[Tensor]: B tensors (M_b, 3): start and end seconds, score, by
+        descending score.
+    """
+    segments, scores, valid = bmn_candidates(start, end, confidence_map,
+                                             score_rule='gtad')
+    segs, scores, valid = gtad_soft_nms(segments, scores, valid,
+                                        soft_nms_alpha, top_k,
+                                        keep_single=True)
+    segs, scores, counts = _sort_top(segs, scores, valid, top_k)
+    wide = wide_float_dtype(scores.device)
+    durations = torch.as_tensor(video_durations, dtype=wide,
+                                device=scores.device).view(-1, 1)
+    dets = torch.stack((segs[..., 0].clamp(min=0) * durations,
+                        segs[..., 1].clamp(max=1) * durations, scores),
+                       dim=-1)
+    return [video[:n] for video, n in zip(dets, counts)]
+
+
+@torch.no_grad()
+def gtad_window_proposals(confidence_map: Tensor,
+                          window_start: Union[Tensor, Sequence[int]],
+                          snippet_seconds: Union[Tensor, Sequence[float]],
+                          soft_nms_alpha: float = 0.46,
+                          top_k: int = 200,
+                          max_length: Optional[int] = 60,
+                          valid_length: Optional[Union[
+                              Tensor, Sequence[int]]] = None
+                          ) -> List[Tensor]:
+    """G-TAD's THUMOS14 proposals of each window, Soft-NMS'd per window.
+
+    Every anchor ``(d, t)`` with ``t + d + 1 < T`` (G-TAD's
+    ``gtad_inference.py`` of branch ``master``: no peak rule) spans
+    snippets ``[t, t + d + 1]`` of the window, scored ``cls x reg`` in
+    float64; :func:`gtad_soft_nms` runs on each window in snippet units
+    (G-TAD's frames are 5 x snippets, so its IoUs are the same numbers)
+    with candidates of ``max_length`` snippets or more at score 0 (G-TAD:
+    300 frames, 60 snippets of 5 frames). The picks are returned in video
+    seconds, ``(window_start + x) * snippet_seconds``, in pick order; the
+    windows of a video are merged by :func:`merge_window_proposals` with
+    ``rule='gtad'``.
+
+    With ``valid_length`` (our windows are zero-padded past the video's
+    end, where G-TAD places its last window flush with the end), anchors
+    starting in the padding are no candidates and ends are clipped to the
+    video's end after the Soft-NMS, as G-TAD clips them to the video's
+    frames in its output.
+
+    Args:
+        confidence_map (Tensor): (B, 2, D, T) (reg, cls) of B windows.
+        window_start (Tensor | Sequence[int]): (B,) first snippet.
+        snippet_seconds (Tensor | Sequence[float]): (B,) seconds per
+            snippet.
+        soft_nms_alpha (float): Defaults to 0.46 (``nms_thr`` of branch
+            master).
+        top_k (int): Picks per window. Defaults to 200.
+        max_length (int, optional): Snippets from which a candidate is
+            dropped. Defaults to 60.
+        valid_length (Tensor | Sequence[int], optional): (B,) snippets of
+            the video in each window. Defaults to None (all T).
+
+    Returns:
+        list[Tensor]: B tensors (M_b, 3): start and end seconds, score.
+    """
+    batch, _, num_d, num_t = confidence_map.shape
+    device = confidence_map.device
+    wide = wide_float_dtype(device)
+    d, t = torch.meshgrid(torch.arange(num_d, device=device),
+                          torch.arange(num_t, device=device), indexing='ij')
+    keep = (t + d + 1 < num_t).flatten()
+    flat = keep.nonzero().squeeze(1)
+    t, d = t.flatten()[flat], d.flatten()[flat]
+    segments = torch.stack((t, t + d + 1), dim=-1).to(wide)
+    conf = confidence_map.flatten(2)[..., flat]
+    scores = conf[:, 1].to(wide) * conf[:, 0].to(wide)
+    segments = segments.expand(batch, -1, -1)
+    as_col = partial(_column, dtype=wide, device=device)
+    start, step = as_col(window_start), as_col(snippet_seconds)
+    if valid_length is None:
+        length = as_col([num_t] * batch)
+    else:
+        length = as_col(valid_length)
+    valid = segments[..., 0] < length
+    segs, scores, valid = gtad_soft_nms(segments, scores, valid,
+                                        soft_nms_alpha, top_k,
+                                        max_length=max_length)
+    dets = torch.stack(((start + segs[..., 0]) * step,
+                        (start + torch.minimum(segs[..., 1], length)) * step,
+                        scores), dim=-1)
+    counts = valid.sum(dim=1).tolist()
+    return [window[:n] for window, n in zip(dets, counts)]
