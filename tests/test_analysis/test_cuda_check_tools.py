@@ -2,23 +2,15 @@
 """The tools of tools/analysis/cuda_check.sh that also run on the CPU:
 the loss comparison, and the profiler script's parts (timings on the CPU
 only check that every part runs)."""
-import importlib.util
 import json
 import os.path as osp
 import subprocess
 import sys
 
 import pytest
+from analysis_tools import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-
-def load(name):
-    spec = importlib.util.spec_from_file_location(
-        name, osp.join(ROOT, 'tools', 'analysis', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def write_run(work_dir, steps):
@@ -35,7 +27,7 @@ def write_run(work_dir, steps):
 
 def test_compare_losses_judges_the_first_step_on_parts_without_draws(
         tmp_path):
-    compare = load('compare_losses')
+    compare = load_tool('compare_losses')
     reference = [dict(loss=3.0, loss_tem_start=0.50, loss_pem_cls=0.40,
                       loss_pem_reg=0.30),
                  dict(loss=2.0, loss_tem_start=0.45, loss_pem_cls=0.35,

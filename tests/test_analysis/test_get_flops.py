@@ -1,6 +1,5 @@
 # Copyright (c) rcl_mm contributors. All rights reserved.
 """FLOP counting: hand cases, the BM-layer handle, the RRM budget."""
-import importlib.util
 import os.path as osp
 
 import pytest
@@ -13,15 +12,9 @@ from rcl_mm.models.complexity import (bm_layer_dense_flops, bm_layer_flops,
                                       parameter_count, rcl_head_flops,
                                       rrm_functional_flops)
 
+from analysis_tools import load_tool
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-
-def load_tool(name):
-    spec = importlib.util.spec_from_file_location(
-        name, osp.join(ROOT, 'tools', 'analysis', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 class Tiny(nn.Module):

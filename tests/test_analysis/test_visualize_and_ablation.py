@@ -1,6 +1,5 @@
 # Copyright (c) rcl_mm contributors. All rights reserved.
 """visualize.py's plots of one video; ablation.py's table."""
-import importlib.util
 import json
 import os.path as osp
 
@@ -11,16 +10,10 @@ from mmengine.structures import InstanceData
 from rcl_mm.models import RCLLocalizer
 from rcl_mm.visualization import plot_confidence_map
 
+from analysis_tools import load_tool
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 PNG = b'\x89PNG\r\n\x1a\n'
-
-
-def load_tool(name):
-    spec = importlib.util.spec_from_file_location(
-        name, osp.join(ROOT, 'tools', 'analysis', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_plot_confidence_map(tmp_path):
