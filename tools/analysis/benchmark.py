@@ -51,7 +51,6 @@ Usage: python tools/analysis/benchmark.py [--parts train,infer,post]
        [--out benchmark.json]
 """
 import argparse
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -70,6 +69,7 @@ import numpy as np
 import torch
 from terminaltables import AsciiTable
 
+from rcl_mm.ops.triton_utils import triton_available
 from rcl_mm.utils.cli import add_debug_argument, run_tool
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -626,7 +626,7 @@ def op_cases(args, params):
         # its Triton kernels for GPUs only (where triton is installed).
         gpu_cases = [dict(impl='car_dense', batch=args.batch,
                           dtype='bfloat16')]
-        if importlib.util.find_spec('triton') is not None:
+        if triton_available():
             gpu_cases += [
                 dict(impl='car_triton', batch=args.batch, dtype=dtype)
                 for dtype in ('float32', 'bfloat16')
