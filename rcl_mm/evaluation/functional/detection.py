@@ -201,13 +201,9 @@ def _pred_to_gt(gt: GroundTruth, preds: Predictions, path: str):
             '(class-agnostic proposals: evaluate AR@AN instead).')
     pred_labels = lut[preds.labels]
     if (pred_labels < 0).any():
-        where = np.flatnonzero(pred_labels < 0)
-        bad = int(where[0])
-        v = int(preds.video_index[bad])
-        first = int(np.searchsorted(preds.video_index, v))
-        more = f'; {len(where) - 1} more like it' if len(where) > 1 else ''
+        bad, v, position, more = preds.first_flagged(pred_labels < 0)
         raise EvaluationInputError(
-            f'{path}: video {preds.video_ids[v]!r}, detection {bad - first}'
+            f'{path}: video {preds.video_ids[v]!r}, detection {position}'
             f' has label {preds.label_names[preds.labels[bad]]!r}, which no '
             f'ground-truth instance of the subset has{more} (the official '
             'code stops with a KeyError too); map it to a ground-truth '

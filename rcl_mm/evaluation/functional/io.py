@@ -99,6 +99,24 @@ class Predictions:
     def __len__(self) -> int:
         return len(self.scores)
 
+    def first_flagged(self, flagged: np.ndarray):
+        """Where the first flagged prediction is, for an error message.
+
+        Args:
+            flagged (np.ndarray): N bool, at least one True.
+
+        Returns:
+            tuple: ``(i, video, position, more)``: its index, its video's
+            index, its position in that video's list, and
+            ``'; k more like it'`` (``''`` when it is the only one).
+        """
+        where = np.flatnonzero(flagged)
+        i = int(where[0])
+        video = int(self.video_index[i])
+        position = i - int(np.searchsorted(self.video_index, video))
+        more = f'; {len(where) - 1} more like it' if len(where) > 1 else ''
+        return i, video, position, more
+
 
 def video_rows(gt: 'GroundTruth', preds: 'Predictions') -> np.ndarray:
     """Ground-truth video index of each prediction's video (-1: none).
@@ -462,15 +480,11 @@ def check_predictions(preds: 'Predictions', path: str = '<results>'
     for bad, what, fix in checks:
         if not bad.any():
             continue
-        where = np.flatnonzero(bad)
-        i = int(where[0])
-        v = int(preds.video_index[i])
-        first = int(np.searchsorted(preds.video_index, v))
-        more = f'; {len(where) - 1} more like it' if len(where) > 1 else ''
+        i, v, position, more = preds.first_flagged(bad)
         raise EvaluationInputError(
             f'detection with {what}: segment {seg[i].tolist()}, score '
             f'{float(score[i])!r} ({path}, video {preds.video_ids[v]!r}, '
-            f'detection {i - first}{more}): {fix}')
+            f'detection {position}{more}): {fix}')
 
 
 # The end of one video's list and the key of the next: ``], "``.
