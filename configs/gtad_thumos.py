@@ -11,7 +11,7 @@
 # a video, top 200; UntrimmedNet top-2 fusion, THUMOS14 mAP@0.3:0.1:0.7.
 # Data: docs/thumos.md.
 _base_ = [
-    '_base_/models/gtad_400x100.py', '_base_/datasets/thumos_feature.py',
+    '_base_/models/gtad_thumos14.py', '_base_/datasets/thumos_feature.py',
     '_base_/schedules/adam_9e.py', '_base_/default_runtime.py'
 ]
 work_dir = './work_dirs/gtad_thumos'
@@ -22,16 +22,7 @@ model = dict(
         temporal_dim=256,
         duration_dim=64,
         num_samples=16,
-        num_context_samples=16),
-    head=dict(kernel_size=3),
-    loss=dict(weight_pem_reg=1.0, weight_pem_cls=10.0, cls_count_offset=10),
-    test_cfg=dict(
-        post_processing='gtad',
-        soft_nms_alpha=0.46,
-        top_k=200,
-        window_top_k=200,
-        # 300 frames at 5 frames per snippet.
-        max_proposal_snippets=60))
+        num_context_samples=16))
 
 max_epochs = 10
 train_cfg = dict(max_epochs=max_epochs)

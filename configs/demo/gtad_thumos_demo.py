@@ -1,9 +1,10 @@
 # G-TAD on the THUMOS-like demo: a small G-TAD (64-d GCNeXt of 16 x 4
 # groups, 8 + 8 bins) on windows of 128 snippets with 32 durations, with
-# G-TAD's THUMOS14 settings otherwise (3x3 head, loss reg + 10 x cls with
-# the count offset, its per-window and merged Soft_NMS, configs/
-# gtad_thumos.py); data and schedule: configs/_base_/demo_thumos.py.
-_base_ = ['../_base_/models/gtad_400x100.py', '../_base_/demo_thumos.py']
+# G-TAD's THUMOS14 settings otherwise (configs/_base_/models/
+# gtad_thumos14.py: 3x3 head, loss reg + 10 x cls with the count offset,
+# per-window Soft_NMS; here: clipping and the merged Soft_NMS); data and
+# schedule: configs/_base_/demo_thumos.py.
+_base_ = ['../_base_/models/gtad_thumos14.py', '../_base_/demo_thumos.py']
 
 model = dict(
     backbone=dict(
@@ -16,14 +17,7 @@ model = dict(
         width_group=4,
         num_samples=8,
         num_context_samples=8),
-    head=dict(in_channels=64, hidden_channels=32, kernel_size=3),
-    loss=dict(weight_pem_reg=1.0, weight_pem_cls=10.0, cls_count_offset=10),
-    test_cfg=dict(
-        post_processing='gtad',
-        soft_nms_alpha=0.46,
-        top_k=200,
-        window_top_k=200,
-        max_proposal_snippets=60))
+    head=dict(in_channels=64, hidden_channels=32))
 optim_wrapper = dict(clip_grad=dict(max_norm=1, norm_type=2))
 val_evaluator = dict(
     merge_windows=dict(rule='gtad', soft_nms_alpha=0.46, top_k=200))
