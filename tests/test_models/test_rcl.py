@@ -442,18 +442,25 @@ def test_cuda_equals_cpu(impl, mode):
         assert param.grad is None or torch.isfinite(param.grad).all(), name
 
 
+def twin_models(make, stride):
+    """Two models of ``make()`` with the same non-zero weights and the
+    refiner at ``stride``."""
+    models = []
+    for _ in range(2):
+        model = make()
+        model.refiner.stride = stride
+        randomize(model)
+        models.append(model)
+    return models
+
+
 @pytest.mark.parametrize('stride', [2, 5])
 def test_shared_read_of_f_gives_the_same_losses_and_gradients(
         stride, monkeypatch):
     """The localizer reads F once for the head and the refiner
     (project_and_pool); each module reading F itself gives the same
     losses and gradients. Stride 5 leaves partial windows (12 x 16)."""
-    models = []
-    for _ in range(2):
-        model = tiny_model()
-        model.refiner.stride = stride
-        randomize(model)
-        models.append(model)
+    models = twin_models(tiny_model, stride)
     terms, features = models[0].read_features(torch.randn(2, 8, D, T))
     assert terms.shape == (2, 10, D, T)
     assert features[0].shape == (2, 4, D, T)
@@ -763,12 +770,7 @@ def test_small_refiner_shared_read_of_f(stride, monkeypatch):
     """With the 'raft_small' block the localizer reads F once for the
     head's cell terms and the refiner's pooled F (no fine features); the
     same losses and gradients as each module reading F itself."""
-    models = []
-    for _ in range(2):
-        model = small_rrm_model()
-        model.refiner.stride = stride
-        randomize(model)
-        models.append(model)
+    models = twin_models(small_rrm_model, stride)
     feat = torch.randn(2, 8, D, T)
     terms, (fine, coarse) = models[0].read_features(feat)
     assert fine is None
