@@ -9,6 +9,7 @@ import sys
 import time
 
 import torch
+from demo_options import dataloader_options
 
 from rcl_mm.datasets.synthetic import synthesize_demo_dataset
 from rcl_mm.utils.compat import mmengine_checkpoint_globals
@@ -24,14 +25,7 @@ def train_cmd(data_dir, work_dir, resume=False):
         'train_cfg.val_interval=1', 'default_hooks.logger.interval=1',
         'default_hooks.checkpoint.max_keep_ckpts=5'
     ]
-    for split, ann in (('train', 'train'), ('val', 'val'), ('test', 'val')):
-        key = f'{split}_dataloader'
-        options += [
-            f'{key}.dataset.ann_file={data_dir}/anet_anno_{ann}.json',
-            f'{key}.dataset.data_prefix.video={data_dir}/npy',
-            f'{key}.dataset.feature_ext=.npy', f'{key}.num_workers=0',
-            f'{key}.persistent_workers=False', f'{key}.batch_size=2'
-        ]
+    options += dataloader_options(data_dir, batch_size=2)
     cmd = [
         sys.executable,
         osp.join(ROOT, 'tools/train.py'), 'configs/demo/bmn_demo.py',

@@ -11,6 +11,7 @@ import subprocess
 import sys
 
 import torch
+from demo_options import dataloader_options
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from mmengine.runner import load_checkpoint
@@ -45,14 +46,8 @@ def cfg_options(data_dir):
         f'model.refiner.in_channels={SMALL["hidden_dim_2d"]}',
         'model.refiner.iters=2', 'train_cfg.max_epochs=1'
     ]
-    for split, ann in (('train', 'train'), ('val', 'val'), ('test', 'val')):
-        key = f'{split}_dataloader'
-        opts += [
-            f'{key}.dataset.ann_file={data_dir}/anet_anno_{ann}.json',
-            f'{key}.dataset.data_prefix.video={data_dir}/csv_mean_100',
-            f'{key}.num_workers=0', f'{key}.persistent_workers=False',
-            f'{key}.batch_size=4'
-        ]
+    opts += dataloader_options(data_dir, batch_size=4,
+                               features='csv_mean_100')
     return opts
 
 

@@ -8,6 +8,7 @@ import sys
 
 import pytest
 from cli_helpers import ROOT, run
+from demo_options import dataloader_options
 
 from rcl_mm.datasets.synthetic import synthesize_demo_dataset
 
@@ -27,14 +28,7 @@ def options(data_dir):
         'model.head.hidden_channels=8', 'train_cfg.max_epochs=1',
         'train_cfg.val_interval=1'
     ]
-    for split, ann in (('train', 'train'), ('val', 'val'), ('test', 'val')):
-        key = f'{split}_dataloader'
-        opts += [
-            f'{key}.dataset.ann_file={data_dir}/anet_anno_{ann}.json',
-            f'{key}.dataset.data_prefix.video={data_dir}/npy',
-            f'{key}.dataset.feature_ext=.npy', f'{key}.num_workers=0',
-            f'{key}.persistent_workers=False', f'{key}.batch_size=4'
-        ]
+    opts += dataloader_options(data_dir, batch_size=4)
     return opts
 
 
