@@ -16,8 +16,10 @@ def test_no_file_refers_to_a_folder_outside_the_repository():
                            capture_output=True, text=True).stdout.split()
     offending = []
     for name in files:
-        if not name.endswith(('.py', '.md', '.sh', '.yml', '.txt', '.cfg',
-                              '.in')):
+        # The benchmark reports under docs/ record their options (paths).
+        if not (name.endswith(('.py', '.md', '.sh', '.yml', '.txt', '.cfg',
+                               '.in')) or
+                (name.startswith('docs/') and name.endswith('.json'))):
             continue
         with open(osp.join(ROOT, name), encoding='utf-8') as f:
             for number, line in enumerate(f, 1):
