@@ -28,6 +28,7 @@ checked against the loaded config before they are merged
 :func:`load_config` does all of it.
 """
 import argparse
+import copy
 import difflib
 import inspect
 import os.path as osp
@@ -378,6 +379,16 @@ def check_cfg_options(cfg: Mapping, options: Mapping) -> None:
     """
     # mmengine's Config is no Mapping; its ConfigDict is.
     cfg = getattr(cfg, '_cfg_dict', cfg)
+    # An option that changes a component's type (optim_wrapper.type=
+    # AmpOptimWrapper) is checked first, and the other options against
+    # the new type's arguments (optim_wrapper.dtype).
+    retyped = {k: v for k, v in options.items() if k.split('.')[-1] == 'type'}
+    if retyped and len(retyped) < len(options):
+        check_cfg_options(cfg, retyped)
+        cfg = copy.deepcopy(cfg)
+        for dotted, value in retyped.items():
+            _set_dotted(cfg, dotted.split('.'), value)
+        options = {k: v for k, v in options.items() if k not in retyped}
     # Types are looked up in our registries only in our scope (a type
     # 'BMN' of an mmaction2 config is mmaction2's).
     our_scope = cfg.get('default_scope') in (None, 'rcl_mm')
@@ -401,9 +412,23 @@ def check_cfg_options(cfg: Mapping, options: Mapping) -> None:
             break
 
 
+def _set_dotted(tree, parts: List[str], value) -> None:
+    """``tree[a][b]... = value`` for the dotted key ``parts`` (list
+    indices as digits), as mmengine's merge would."""
+    for part in parts[:-1]:
+        if isinstance(tree, (list, tuple)):
+            tree = tree[int(part)]
+        else:
+            tree = tree.setdefault(part, {})
+    tree[parts[-1]] = value
+
+
 def _refuse_new_key(node: Mapping, part: str, path: List[str], dotted: str,
                     depth: int, our_scope: bool = True) -> None:
     here = '.'.join(path) or 'the config'
+    if part == 'type' and depth > 0 and _component_class(
+            node, path, our_scope) is not None:
+        return  # a component built with its default type, retyped
     existing = [str(k) for k in node]
     if depth == 0:
         if part in KNOWN_TOP_LEVEL:

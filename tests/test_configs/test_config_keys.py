@@ -2,6 +2,7 @@
 """Config keys mmengine would ignore: every config passes, typos fail."""
 import glob
 import os.path as osp
+import re
 
 import pytest
 from mmengine.config import Config
@@ -188,3 +189,34 @@ def test_class_arguments_follow_kwargs_up_the_mro():
     assert {'milestones', 'gamma', 'begin', 'end', 'by_epoch'} <= set(names)
     names, is_open = class_arguments(CheckpointHook)
     assert is_open is True and 'interval' in names
+
+
+def test_cfg_options_retype_a_component():
+    """Options under a retyped component are checked against its new type
+    (mmengine's AMP idiom), and a typo there is still refused."""
+    cfg = Config.fromfile(osp.join(ROOT, 'configs/demo/rcl_bmn_demo.py'))
+    amp = {'optim_wrapper.type': 'AmpOptimWrapper',
+           'optim_wrapper.dtype': 'bfloat16'}
+    check_cfg_options(cfg, amp)
+    assert 'type' not in cfg.optim_wrapper  # the loaded config is unchanged
+    with pytest.raises(ConfigKeyError, match="'optim_wrapper.dtype'"):
+        check_cfg_options(cfg, {'optim_wrapper.type': 'AmpOptimWrapper',
+                                'optim_wrapper.dtpye': 'bfloat16'})
+    with pytest.raises(ConfigKeyError, match='optim_wrapper.dtype'):
+        check_cfg_options(cfg, {'optim_wrapper.dtype': 'bfloat16'})
+
+
+def test_cuda_check_options_pass_the_check():
+    """The options tools/analysis/cuda_check.sh trains with are accepted by
+    tools/train.py's check (a refused option costs a GPU run)."""
+    with open(osp.join(ROOT, 'tools/analysis/cuda_check.sh')) as f:
+        script = f.read()
+    config = re.search(r'CONFIG:-([^}]+)}', script).group(1)
+    options = {}
+    for name in ('TRAIN_OPTIONS', 'BF16'):
+        items = re.search(name + r'=\(([^)]*)\)', script).group(1).split()
+        assert items, name
+        options.update(item.split('=', 1) for item in items)
+    assert options['optim_wrapper.type'] == 'AmpOptimWrapper'
+    cfg = Config.fromfile(osp.join(ROOT, config))
+    check_cfg_options(cfg, options)

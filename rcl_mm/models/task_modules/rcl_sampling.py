@@ -126,7 +126,9 @@ def scale_invariant_samples(gt_segments: Tensor,
         min_duration (float): Shortest duration, in snippets. Defaults
             to 1.
         jitter_ratio (float): Jitter amplitude. Defaults to 0.25.
-        generator (torch.Generator, optional): Random source (CPU).
+        generator (torch.Generator, optional): Random source, drawn on its
+            own device. Defaults to the default generator of the device of
+            ``gt_segments``.
 
     Returns:
         tuple[Tensor, Tensor]: ``segments`` (B, K, 2) float32 with
@@ -141,7 +143,11 @@ def scale_invariant_samples(gt_segments: Tensor,
                          f'got {min_duration}')
 
     def rand(*shape):
-        return torch.rand(*shape, generator=generator).to(device)
+        # Drawn where the segments live: on a GPU no copy from the host
+        # (which would stop it) and a CUDA graph can capture the draws.
+        source = device if generator is None else generator.device
+        return torch.rand(*shape, generator=generator,
+                          device=source).to(device)
 
     log_lo, log_hi = math.log(min_duration), math.log(max_duration)
     dur = torch.exp(log_lo + (log_hi - log_lo) * rand(batch, num_random))
