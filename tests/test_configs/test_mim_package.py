@@ -70,3 +70,23 @@ def test_wheel_ships_index_metafiles_and_configs(tmp_path):
     for config in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'),
                             recursive=True):
         assert 'rcl_mm/.mim/' + osp.relpath(config, ROOT) in names
+
+
+def test_mim_finds_the_index_of_an_editable_checkout():
+    """openmim 0.3.9's lookup (``get_installed_path``: the distribution's
+    location joined with the package name, then ``.mim/model-index.yml``
+    in it), run from the checkout's root as ``python -m mim`` runs it."""
+    if not osp.isdir(osp.join(ROOT, 'rcl_mm.egg-info')):
+        pytest.skip('rcl_mm is not installed in editable mode here')
+    code = ('import os.path as osp, warnings\n'
+            'warnings.simplefilter("ignore")\n'
+            'import pkg_resources\n'
+            'dist = pkg_resources.get_distribution("rcl_mm")\n'
+            'print(osp.join(dist.location, "rcl_mm", ".mim", '
+            '"model-index.yml"))\n')
+    out = subprocess.run([sys.executable, '-c', code], cwd=ROOT, check=True,
+                         capture_output=True, text=True).stdout.strip()
+    assert osp.realpath(osp.dirname(osp.dirname(osp.dirname(out)))) == \
+        osp.realpath(ROOT)
+    with open(out, encoding='utf-8') as f:
+        assert 'configs/metafiles/' in f.read()
