@@ -50,10 +50,9 @@ class ReuseFreedMemoryHook(Hook):
     Calls :func:`rcl_mm.utils.reuse_freed_memory` before the run if the
     model's parameters are on the CPU (on a GPU the host allocates little
     and the hook does nothing): large tensors are then not page-faulted in
-    afresh at every step: measured on two cores, training steps 12 to 36%
-    faster for 12 to 29% more peak memory (BMN at ANet: 27% and 17%; see
-    there and ``docs/benchmark.md``). Remove it from ``custom_hooks`` to
-    keep glibc's defaults.
+    afresh at every step: faster training steps for more peak memory
+    (measured in ``docs/benchmark.md``). Remove it from ``custom_hooks``
+    to keep glibc's defaults.
     """
 
     priority = 'VERY_HIGH'

@@ -73,9 +73,8 @@ from torch.autograd import Function
 from torch.autograd.function import once_differentiable
 
 # A CPU column tile of the gathered table is sized to about this many bytes
-# so that it stays in the per-core L2 cache while a tile's taps are summed;
-# at the ANet setting this made the sums about 3x faster than one untiled
-# pass.
+# so that it stays in the per-core L2 cache while a tile's taps are summed
+# (faster than one untiled pass at the ANet setting; docs/benchmark.md).
 _TILE_BYTES = 1 << 20
 _MIN_TILE = 32
 _MAX_TILE = 128
@@ -357,9 +356,9 @@ class _TapSum(Function):
 def resolve_impl(impl: str, device: torch.device) -> str:
     """The CARAlign impl that ``impl`` names on ``device``.
 
-    ``'auto'``: ``'dense'`` on CUDA (an ANet BMN training step at batch 8
-    in bf16 on an H200: gather 21.3 ms, Triton 14.9 ms, dense 11.0 ms;
-    docs/benchmark.md), ``'gather'`` elsewhere (the CPU's fast path).
+    ``'auto'``: ``'dense'`` on CUDA (the fastest of the three in BMN's
+    and RCL-BMN's training steps on an H200; docs/benchmark.md),
+    ``'gather'`` elsewhere (the CPU's fast path).
     """
     if impl not in IMPLS:
         raise ValueError(f'impl must be one of {IMPLS}, got {impl!r}')

@@ -4,7 +4,7 @@
 Imported only by :func:`rcl_mm.models.task_modules.soft_nms` with
 ``impl='triton'``. The PyTorch loop launches about 18 small kernels per
 pick (~1,800 for ANet's 101 picks), which bounds it by launch latency on
-a GPU (~20 ms per video on an H100). Here one program holds one video's
+a GPU (docs/benchmark.md measures both). Here one program holds one video's
 candidates (up to a few thousand, in registers) and makes all its picks
 in a loop, so a batch of videos is one launch.
 

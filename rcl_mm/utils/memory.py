@@ -16,14 +16,12 @@ def reuse_freed_memory() -> bool:
     By default glibc serves each block over 32 MiB by a fresh ``mmap`` and
     returns it to the system on ``free``, so every large tensor of a CPU
     training step (a BMN step at the ANet setting allocates about 1 GB of
-    them) is page-faulted in again, one zeroed 4 KiB page at a time: about
-    246,000 minor faults per ANet BMN step on two cores. Here large blocks
-    come from the heap and the heap is not trimmed, so later steps reuse
-    the pages. Measured on two CPU cores, batch 8 (``benchmark.py --parts
-    train``, without and with ``--reuse-freed-memory``): BMN's step 1.36
-    -> 1.00 s at ANet and 2.58 -> 1.82 s at THUMOS; its peak memory 1.21
-    -> 1.42 GiB and 1.60 -> 2.00 GiB (a freed block is kept whole, so the
-    heap holds more than the live tensors; held until the process ends).
+    them) is page-faulted in again, one zeroed 4 KiB page at a time. Here
+    large blocks come from the heap and the heap is not trimmed, so later
+    steps reuse the pages: faster steps for more peak memory (a freed
+    block is kept whole, so the heap holds more than the live tensors,
+    until the process ends); ``benchmark.py --parts train`` without and
+    with ``--reuse-freed-memory`` measures both (docs/benchmark.md).
 
     It changes the allocator of the whole process from now on; threads and
     processes forked later inherit it. Outside Linux with glibc it does
