@@ -836,7 +836,7 @@ def test_refiner_options_are_checked():
         RRMRefiner(update_block='raft_small', stride=2.5)
     with pytest.raises(ValueError, match='encoder_channels'):
         RRMRefiner(update_block='raft_small', encoder_channels=(8, 8))
-    assert RRMRefiner().block_type == 'light'  # still the default
+    assert RRMRefiner().block_type == 'light'  # the class's default; the configs name theirs
     assert RRMRefiner().delta_head[0].out_channels == 16
     assert RRMRefiner(update_block='raft_small').update_block.delta_head[
         0].out_channels == 128
@@ -894,17 +894,55 @@ def test_small_refiner_in_the_localizer_predicts_and_reads_f_itself():
     assert 'loss_rrm_it3_reg' in losses
 
 
-def test_raft_rrm_config_selects_the_supplements_block():
+RCL_CONFIGS = [
+    'configs/rcl_bmn_anet.py', 'configs/rcl_bmn_anet_from_mmaction2.py',
+    'configs/rcl_bmn_mmaction2_anet.py', 'configs/rcl_bmn_thumos.py',
+    'configs/rcl_gtad_anet.py', 'configs/rcl_gtad_thumos.py',
+    'configs/demo/rcl_bmn_demo.py', 'configs/demo/rcl_bmn_thumos_demo.py',
+    'configs/demo/rcl_gtad_demo.py', 'configs/demo/rcl_gtad_thumos_demo.py'
+]
+
+
+@pytest.mark.parametrize('config', RCL_CONFIGS)
+def test_rcl_configs_are_the_supplements(config):
+    """Every RCL config (BMN and G-TAD backbones, full and demo): the
+    supplement's RRM on the map pooled by 2 and its scoring."""
+    cfg = Config.fromfile(osp.join(ROOT, config))
+    refiner, test_cfg = cfg.model.refiner, cfg.model.test_cfg
+    assert refiner.update_block == 'raft_small'
+    assert refiner.stride == 2
+    # The light block's knobs are not left in (they would be ignored).
+    assert 'map_channels' not in refiner and 'feat_channels' not in refiner
+    # RAFT-small's head: 128 hidden channels at the full size, scaled
+    # with the rest of a demo model.
+    assert refiner.head_channels == 2 * refiner.hdim
+    assert test_cfg.scoring == 'supplement'
+    assert test_cfg.anchors == 'grid'
+
+
+def test_light_rrm_config_differs_only_in_the_refiner():
+    base = Config.fromfile(osp.join(ROOT, 'configs/rcl_bmn_anet.py'))
+    light = Config.fromfile(
+        osp.join(ROOT, 'configs/rcl_bmn_anet_light_rrm.py'))
+    assert light.model.refiner == dict(
+        type='RRMRefiner', update_block='light', in_channels=128, hdim=64,
+        cdim=32, map_channels=16, feat_channels=16, head_channels=16,
+        stride=6, iters=10, gamma=0.8, mixed_precision=False)
+    for key in base.model:
+        if key != 'refiner':
+            assert light.model[key] == base.model[key], key
+    assert light.model.test_cfg.scoring == 'supplement'
+
+
+def test_default_config_selects_the_supplements_block():
     with DefaultScope.overwrite_default_scope('rcl_mm'):
         cfg = Config.fromfile(osp.join(ROOT, 'configs/rcl_bmn_anet.py'))
-        assert MODELS.build(cfg.model.refiner).block_type == 'light'
-        cfg = Config.fromfile(
-            osp.join(ROOT, 'configs/rcl_bmn_anet_raft_rrm.py'))
         refiner = MODELS.build(cfg.model.refiner)
     assert refiner.block_type == 'raft_small'
     assert (refiner.hdim, refiner.cdim, refiner.stride) == (64, 32, 2)
     assert not hasattr(refiner, 'map_enc')
     block = refiner.update_block
     assert block.delta_head[0].kernel_size == (3, 3)
+    assert block.delta_head[0].out_channels == 128
     assert block.gru.convz.kernel_size == (3, 3)
     assert block.gru.convz.in_channels == 64 + 82 + 32
