@@ -28,15 +28,21 @@ model = dict(
     head=dict(
         type='RCLHead', in_channels=512, hidden_channels=128,
         mlp_channels=64, mode='nearest'),
+    # The supplement's RRM (RAFT's SmallUpdateBlock) on the map pooled by
+    # 2, as configs/rcl_bmn_anet.py; update_block='light' with stride=6
+    # and head_channels=16 is the cheaper one (docs/rcl.md).
     refiner=dict(
-        type='RRMRefiner', in_channels=128, hdim=64, cdim=32, stride=6,
-        iters=10, gamma=0.8),
+        type='RRMRefiner', update_block='raft_small', in_channels=128,
+        hdim=64, cdim=32, encoder_channels=(96, 64, 32, 80),
+        head_channels=128, stride=2, iters=10, gamma=0.8),
     loss=dict(type='RCLLoss'),
     train_cfg=dict(
         sampler=dict(num_random=256, num_jitter=8, min_duration=1.0,
                      jitter_ratio=0.25)),
     test_cfg=dict(
         anchors='grid',
+        # The supplement's: every cell a candidate, scored reg x cls.
+        scoring='supplement',
         soft_nms_alpha=0.4,
         soft_nms_low_threshold=0.5,
         soft_nms_high_threshold=0.9,

@@ -1,7 +1,7 @@
 # RCL-BMN on THUMOS14 features (2048-d, one snippet every 5 frames) in
 # sliding windows of T = 256 snippets with D = 64 durations: the CAR head,
-# scale-invariant sampling and RRM of configs/rcl_bmn_anet.py, BMN's
-# schedule; the windows of each video are merged before Soft-NMS (alpha
+# scale-invariant sampling, RRM (the supplement's) and scoring (every
+# anchor, reg x cls) of configs/rcl_bmn_anet.py, BMN's schedule; the windows of each video are merged before Soft-NMS (alpha
 # 0.3, top 200), fused with UntrimmedNet top-2 class scores and evaluated
 # with THUMOS14 mAP@0.3:0.1:0.7. Data: docs/thumos.md.
 _base_ = [

@@ -1,11 +1,13 @@
 # RCL on G-TAD (arXiv 2203.07112) on real ActivityNet v1.3 features (CUHK
 # TSN csv_mean_100, 400-d, T = D = 100): configs/rcl_bmn_anet.py (CAR head,
-# scale-invariant sampling, RRM, losses, BMN's schedule) with G-TAD's
-# backbone (GCNeXt + SGAlign, as configs/_base_/models/gtad_400x100.py) in
-# place of BMN's: "we use the improved feature in our RCL framework; other
-# settings are maintained the same as those for BMN" (supplement). The
-# backbone samples as G-TAD's code does (adaptive SGAlign points); a fixed
-# count (num_samples_per_bin) is not used, see docs/gtad.md.
+# scale-invariant sampling, the supplement's RRM, losses, BMN's schedule,
+# the supplement's scoring: reg x cls of every anchor, G-TAD's own score,
+# then BMN's Soft-NMS) with G-TAD's backbone (GCNeXt + SGAlign, as
+# configs/_base_/models/gtad_400x100.py) in place of BMN's: "we use the
+# improved feature in our RCL framework; other settings are maintained the
+# same as those for BMN" (supplement). The backbone samples as G-TAD's
+# code does (adaptive SGAlign points); a fixed count
+# (num_samples_per_bin) is not used, see docs/gtad.md.
 _base_ = ['./rcl_bmn_anet.py']
 work_dir = './work_dirs/rcl_gtad_anet'
 

@@ -1,6 +1,7 @@
 # RCL on G-TAD on THUMOS14 (2048-d, T = 256 windows, D = 64):
-# configs/rcl_bmn_thumos.py (CAR head, scale-invariant sampling, RRM,
-# BMN's schedule, windowed data and THUMOS evaluation) with G-TAD's
+# configs/rcl_bmn_thumos.py (CAR head, scale-invariant sampling, the
+# supplement's RRM and scoring (reg x cls, G-TAD's own score), BMN's
+# schedule, windowed data and THUMOS evaluation) with G-TAD's
 # backbone in place of BMN's, "other settings maintained the same as those
 # for BMN" (RCL supplement). The backbone is G-TAD's THUMOS14 one (16 inner
 # + 16 context bins, adaptive SGAlign points), see docs/gtad.md.

@@ -1,6 +1,8 @@
 # RCL-BMN on the THUMOS-like demo: the demo BMN's small backbone
-# (configs/demo/bmn_thumos_demo.py), the CAR head and a small RRM; data and
-# schedule: configs/_base_/demo_thumos.py.
+# (configs/demo/bmn_thumos_demo.py), the CAR head and the supplement's RRM
+# and scoring (configs/rcl_bmn_thumos.py) at a quarter of its channels,
+# pooled by 2 like the full model, 3 iterations; data and schedule:
+# configs/_base_/demo_thumos.py.
 _base_ = ['../_base_/models/rcl_bmn_400x100.py', '../_base_/demo_thumos.py']
 
 model = dict(
@@ -16,10 +18,9 @@ model = dict(
         in_channels=32,
         hdim=16,
         cdim=8,
-        map_channels=8,
-        feat_channels=8,
-        head_channels=8,
-        stride=4,
+        encoder_channels=(24, 16, 8, 20),
+        head_channels=32,
+        stride=2,
         iters=3),
     train_cfg=dict(sampler=dict(num_random=64, num_jitter=4)),
     test_cfg=dict(window_top_k=50))

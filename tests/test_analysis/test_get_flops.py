@@ -59,8 +59,12 @@ def test_bm_layer_flops_counts_bmm_and_taps():
 
 
 def test_rrm_iterations_table_and_budget():
+    """The light RRM's budget (fused count); the supplement's RRM costs
+    what Table 1 says (test_both_counts_and_table1_of_the_supplements_rrm).
+    """
     tool = load_tool('get_flops')
-    model = tool.build_model(osp.join(ROOT, 'configs/rcl_bmn_anet.py'))
+    model = tool.build_model(
+        osp.join(ROOT, 'configs/rcl_bmn_anet_light_rrm.py'))
     inputs = torch.randn(1, 400, 100)
     rows = tool.iteration_table(model, inputs, [0, 1, 5, 10, 15])
     assert model.refiner.iters == 10
@@ -242,7 +246,7 @@ def test_both_counts_and_table1_of_the_supplements_rrm(tmp_path):
     import json
     tool = load_tool('get_flops')
     path = tmp_path / 'flops.json'
-    tool.main([osp.join(ROOT, 'configs/rcl_bmn_anet_raft_rrm.py'),
+    tool.main([osp.join(ROOT, 'configs/rcl_bmn_anet.py'),
                '--json', str(path)])
     report = json.loads(path.read_text())
     assert set(report) >= {'fused', 'dense_equivalent', 'table1', 'params'}

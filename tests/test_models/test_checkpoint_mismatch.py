@@ -106,6 +106,34 @@ def test_right_checkpoint_loads(tmp_path):
         dst.load_state_dict(build('configs/demo/gtad_demo.py').state_dict())
 
 
+def test_light_rrm_checkpoint_loads_with_the_light_config(tmp_path):
+    """RCL checkpoints trained before the supplement's RRM became the
+    default have the light block's layers: they load with
+    configs/rcl_bmn_anet_light_rrm.py, and the default config names the
+    block in its refusal."""
+    light = build('configs/rcl_bmn_anet_light_rrm.py')
+    assert light.refiner.block_type == 'light'
+    path = save(light, tmp_path / 'light.pth')
+    again = build('configs/rcl_bmn_anet_light_rrm.py')
+    load(again, path)
+    for key, value in light.state_dict().items():
+        assert torch.equal(again.state_dict()[key], value), key
+    default = build('configs/rcl_bmn_anet.py')
+    assert default.refiner.block_type == 'raft_small'
+    with pytest.raises(CheckpointMismatchError) as e:
+        load(default, path)
+    msg = str(e.value)
+    assert 'missing keys: refiner.update_block.' in msg
+    assert 'unexpected keys: refiner.feat_enc.' in msg
+    assert ("Its RRM is the 'light' block, the model's the 'raft_small' "
+            "one: load it with model.refiner.update_block='light'") in msg
+    assert 'configs/rcl_bmn_anet_light_rrm.py' in msg
+    # And the other way round.
+    with pytest.raises(CheckpointMismatchError,
+                       match="Its RRM is the 'raft_small' block"):
+        load(again, save(default, tmp_path / 'supp.pth'))
+
+
 def test_bmn_into_rcl_bmn_fine_tune_config(tmp_path):
     """configs/rcl_bmn_anet_from_mmaction2.py: a (converted) BMN into
     RCL-BMN, whose RCL parts are new, via ``allow_missing_keys``."""

@@ -497,6 +497,86 @@ def test_grid_only_training_has_no_car_loss():
         tiny_model(train_cfg=dict(samplr=None))
 
 
+def scoring_case_model(scoring):
+    """An RCL model on a 4-snippet, 3-duration grid whose network outputs
+    are the hand-made maps of :func:`test_scoring_rules_by_hand`; Soft-NMS
+    never decays (thresholds 1), so the detections are the candidates by
+    score."""
+    torch.manual_seed(0)
+    model = RCLLocalizer(
+        backbone=dict(type='BMNBackbone', feat_dim=C_IN, temporal_dim=4,
+                      duration_dim=3, num_samples=4, hidden_dim_1d=8,
+                      hidden_dim_3d=8),
+        head=dict(type='RCLHead', in_channels=8, hidden_channels=4,
+                  mlp_channels=4),
+        refiner=dict(type='RRMRefiner', in_channels=4, iters=1),
+        test_cfg=dict(scoring=scoring, top_k=20, soft_nms_low_threshold=1.,
+                      soft_nms_high_threshold=1.)).eval()
+    # reg and cls of the cells (d, t) = segment [t, t + d + 1]; the cells
+    # past the window's end (t + d > 3) are no anchors: 0.99 there must
+    # not show.
+    reg = torch.tensor([[.5, .2, .6, .5], [.3, .9, .7, .99],
+                        [.4, .5, .99, .99]])
+    cls = torch.tensor([[.5, .5, .6, .4], [.1, .9, .1, .99],
+                        [.4, .6, .99, .99]])
+    # BMN's bins: starts 0 (always) and 2 (a peak); ends 1 (a peak) and 3
+    # (always). Its candidates: [0, 1], [0, 3], [2, 3].
+    start = torch.tensor([[.9, .1, .2, .1]])
+    end = torch.tensor([[.1, .6, .2, .8]])
+    conf = torch.stack((reg, cls))[None]
+    model._forward = lambda inputs: (conf, start, end)
+    return model
+
+
+# Candidates of the hand-made maps: (start, end) in snippets and score.
+# The supplement: every valid cell, reg x cls; the boundary
+# probabilities play no part, and cells that end at T (not BMN
+# candidates) count.
+SUPPLEMENT_CANDIDATES = [
+    ((0, 1), .25), ((1, 2), .10), ((2, 3), .36), ((3, 4), .20),
+    ((0, 2), .03), ((1, 3), .81), ((2, 4), .07),
+    ((0, 3), .16), ((1, 4), .30)]
+# BMN: its three candidates, p_start x p_end x reg x cls.
+BMN_CANDIDATES = [((0, 1), .9 * .6 * .25), ((2, 3), .2 * .8 * .36),
+                  ((0, 3), .9 * .8 * .16)]
+
+
+@pytest.mark.parametrize('scoring, expected', [
+    ('supplement', SUPPLEMENT_CANDIDATES), ('bmn', BMN_CANDIDATES)])
+def test_scoring_rules_by_hand(scoring, expected):
+    model = scoring_case_model(scoring)
+    x = torch.zeros(1, C_IN, 4)
+    segments, scores, valid = model.window_candidates(x)
+    assert valid.all()
+    got = [((round(float(s) * 4), round(float(e) * 4)), float(v))
+           for (s, e), v in zip(segments[0], scores[0])]
+    assert [g[0] for g in got] == [e[0] for e in expected]
+    assert [g[1] for g in got] == pytest.approx([e[1] for e in expected])
+    # Detections of a 20 s video (5 s per snippet), by descending score:
+    # the two rules rank [0, 1], [0, 3] and [2, 3] in opposite orders,
+    # and the supplement's best, [1, 3], is no BMN candidate.
+    sample = ActionDataSample()
+    sample.set_metainfo(dict(video_name='v_0', duration_second=20.))
+    (result, ) = model.predict(x, [sample])
+    ranked = sorted(expected, key=lambda c: -c[1])
+    torch.testing.assert_close(
+        result.pred_instances.segments,
+        5 * torch.tensor([c[0] for c in ranked], dtype=torch.float32))
+    torch.testing.assert_close(
+        result.pred_instances.scores,
+        torch.tensor([c[1] for c in ranked], dtype=torch.float32))
+    if scoring == 'supplement':
+        assert result.proposal_list[0]['segment'] == [5., 15.]
+    else:
+        assert result.proposal_list[0]['segment'] == [0., 5.]
+
+
+def test_scoring_key_checked():
+    with pytest.raises(ValueError, match='scoring'):
+        tiny_model(test_cfg=dict(scoring='gtad'))
+    assert tiny_model().test_cfg['scoring'] == 'supplement'
+
+
 @pytest.mark.parametrize('anchors', ['grid', 'scale_invariant'])
 def test_predict(anchors):
     model = tiny_model(test_cfg=dict(anchors=anchors, top_k=10,
@@ -515,8 +595,9 @@ def test_predict(anchors):
         assert (segments[:, 1] > segments[:, 0]).all()
 
 
-def test_scale_invariant_scores_on_the_grid_equal_the_refined_map():
-    model = tiny_model().eval()
+@pytest.mark.parametrize('scoring', ['supplement', 'bmn'])
+def test_scale_invariant_scores_on_the_grid_equal_the_refined_map(scoring):
+    model = tiny_model(test_cfg=dict(scoring=scoring)).eval()
     randomize(model)
     x = torch.randn(2, C_IN, T)
     segments = grid_segments(T, D)[None].expand(2, -1, -1)
@@ -525,6 +606,12 @@ def test_scale_invariant_scores_on_the_grid_equal_the_refined_map():
         conf, scores = model.score_segments(x, segments)
     torch.testing.assert_close(conf.view(2, 2, D, T), conf_map, rtol=1e-5,
                                atol=1e-6)
+    if scoring == 'supplement':
+        # reg x cls, in float64; the boundary probabilities unused.
+        expected = conf_map[:, 0].double() * conf_map[:, 1].double()
+        torch.testing.assert_close(scores.view(2, D, T), expected,
+                                   rtol=1e-5, atol=1e-7)
+        return
     d = torch.arange(D)[:, None]
     t = torch.arange(T)[None]
     end_idx = (t + d + 1).clamp(max=T - 1)
@@ -749,7 +836,7 @@ def test_refiner_options_are_checked():
         RRMRefiner(update_block='raft_small', stride=2.5)
     with pytest.raises(ValueError, match='encoder_channels'):
         RRMRefiner(update_block='raft_small', encoder_channels=(8, 8))
-    assert RRMRefiner().block_type == 'light'  # still the default
+    assert RRMRefiner().block_type == 'light'  # the class's default; the configs name theirs
     assert RRMRefiner().delta_head[0].out_channels == 16
     assert RRMRefiner(update_block='raft_small').update_block.delta_head[
         0].out_channels == 128
@@ -807,17 +894,55 @@ def test_small_refiner_in_the_localizer_predicts_and_reads_f_itself():
     assert 'loss_rrm_it3_reg' in losses
 
 
-def test_raft_rrm_config_selects_the_supplements_block():
+RCL_CONFIGS = [
+    'configs/rcl_bmn_anet.py', 'configs/rcl_bmn_anet_from_mmaction2.py',
+    'configs/rcl_bmn_mmaction2_anet.py', 'configs/rcl_bmn_thumos.py',
+    'configs/rcl_gtad_anet.py', 'configs/rcl_gtad_thumos.py',
+    'configs/demo/rcl_bmn_demo.py', 'configs/demo/rcl_bmn_thumos_demo.py',
+    'configs/demo/rcl_gtad_demo.py', 'configs/demo/rcl_gtad_thumos_demo.py'
+]
+
+
+@pytest.mark.parametrize('config', RCL_CONFIGS)
+def test_rcl_configs_are_the_supplements(config):
+    """Every RCL config (BMN and G-TAD backbones, full and demo): the
+    supplement's RRM on the map pooled by 2 and its scoring."""
+    cfg = Config.fromfile(osp.join(ROOT, config))
+    refiner, test_cfg = cfg.model.refiner, cfg.model.test_cfg
+    assert refiner.update_block == 'raft_small'
+    assert refiner.stride == 2
+    # The light block's knobs are not left in (they would be ignored).
+    assert 'map_channels' not in refiner and 'feat_channels' not in refiner
+    # RAFT-small's head: 128 hidden channels at the full size, scaled
+    # with the rest of a demo model.
+    assert refiner.head_channels == 2 * refiner.hdim
+    assert test_cfg.scoring == 'supplement'
+    assert test_cfg.anchors == 'grid'
+
+
+def test_light_rrm_config_differs_only_in_the_refiner():
+    base = Config.fromfile(osp.join(ROOT, 'configs/rcl_bmn_anet.py'))
+    light = Config.fromfile(
+        osp.join(ROOT, 'configs/rcl_bmn_anet_light_rrm.py'))
+    assert light.model.refiner == dict(
+        type='RRMRefiner', update_block='light', in_channels=128, hdim=64,
+        cdim=32, map_channels=16, feat_channels=16, head_channels=16,
+        stride=6, iters=10, gamma=0.8, mixed_precision=False)
+    for key in base.model:
+        if key != 'refiner':
+            assert light.model[key] == base.model[key], key
+    assert light.model.test_cfg.scoring == 'supplement'
+
+
+def test_default_config_selects_the_supplements_block():
     with DefaultScope.overwrite_default_scope('rcl_mm'):
         cfg = Config.fromfile(osp.join(ROOT, 'configs/rcl_bmn_anet.py'))
-        assert MODELS.build(cfg.model.refiner).block_type == 'light'
-        cfg = Config.fromfile(
-            osp.join(ROOT, 'configs/rcl_bmn_anet_raft_rrm.py'))
         refiner = MODELS.build(cfg.model.refiner)
     assert refiner.block_type == 'raft_small'
     assert (refiner.hdim, refiner.cdim, refiner.stride) == (64, 32, 2)
     assert not hasattr(refiner, 'map_enc')
     block = refiner.update_block
     assert block.delta_head[0].kernel_size == (3, 3)
+    assert block.delta_head[0].out_channels == 128
     assert block.gru.convz.kernel_size == (3, 3)
     assert block.gru.convz.in_channels == 64 + 82 + 32

@@ -7,7 +7,8 @@ from mmaction.structures import ActionDataSample
 from torch import Tensor
 
 from rcl_mm.models.builder import build_module
-from rcl_mm.models.task_modules import (bmn_post_process,
+from rcl_mm.models.task_modules import (anchor_candidates,
+                                        cls_reg_scores,
                                         continuous_iou_targets,
                                         nearest_anchor, pad_segments,
                                         post_process_proposals,
@@ -22,9 +23,14 @@ from .proposal_map_localizer import DEFAULT_TEST_CFG, ProposalMapLocalizer
 RCL_DEFAULT_TEST_CFG = dict(
     DEFAULT_TEST_CFG,
     anchors='grid',
+    # 'supplement': every anchor a candidate, scored reg x cls of G_n;
+    # 'bmn': BMN's boundary rule and p_start x p_end x reg x cls.
+    scoring='supplement',
     num_scales=16,
     min_duration=1.0,
     stride_ratio=0.25)
+ANCHOR_SETS = ('grid', 'scale_invariant')
+SCORING_RULES = ('supplement', 'bmn')
 DEFAULT_SAMPLER = dict(
     num_random=256, num_jitter=8, min_duration=1.0, jitter_ratio=0.25)
 
@@ -39,6 +45,16 @@ class RCLLocalizer(ProposalMapLocalizer):
     proposal map; :class:`RCLHead` turns the map into features F and the
     dense logit map G_0 and scores any continuous segment;
     :class:`RRMRefiner` refines G_0 into G_1 .. G_n. Inference uses G_n.
+
+    Scoring (``test_cfg['scoring']``). ``'supplement'`` (default), as the
+    RCL supplement has it ("G-TAD and our RCL utilize this module [the
+    boundary probabilities] to regularize the training process"): every
+    anchor is a candidate, scored ``reg x cls`` (G-TAD's score,
+    :func:`anchor_candidates`), then Soft-NMS; the boundary
+    probabilities are trained (TEM loss) and not used at inference.
+    ``'bmn'``: BMN's rule, the boundary probabilities pick the candidates
+    (start / end peaks) and weigh their scores,
+    ``p_start x p_end x reg x cls``.
 
     Training losses, each logged under its own name: ``loss_tem_start``,
     ``loss_tem_end`` and ``loss_pem_reg`` / ``loss_pem_cls`` (G_0 on the
@@ -66,10 +82,11 @@ class RCLLocalizer(ProposalMapLocalizer):
             to train on the grid only. Defaults to
             ``dict(sampler=DEFAULT_SAMPLER)``.
         test_cfg (dict, optional): :class:`ProposalMapLocalizer`'s keys
-            plus ``anchors`` (``'grid'``: BMN's candidate rule on G_n;
+            plus ``anchors`` (``'grid'``: the cells of G_n;
             ``'scale_invariant'``: the anchors of
             :func:`scale_invariant_anchors` with ``num_scales``,
-            ``min_duration``, ``stride_ratio``).
+            ``min_duration``, ``stride_ratio``) and ``scoring``
+            (``'supplement'`` or ``'bmn'``, see above).
         data_preprocessor (dict, optional): Defaults to None.
         init_cfg (dict, optional): Initialisation config.
         allow_missing_keys (Sequence[str]): See
@@ -103,15 +120,18 @@ class RCLLocalizer(ProposalMapLocalizer):
                            "known: ['sampler'].")
         self.sampler = None if sampler is None else dict(
             DEFAULT_SAMPLER, **sampler)
-        if self.test_cfg['anchors'] not in ('grid', 'scale_invariant'):
-            raise ValueError("test_cfg['anchors'] must be 'grid' or "
-                             f"'scale_invariant', got "
-                             f"{self.test_cfg['anchors']!r}")
+        for key, allowed in (('anchors', ANCHOR_SETS),
+                             ('scoring', SCORING_RULES)):
+            if self.test_cfg[key] not in allowed:
+                raise ValueError(f'test_cfg.{key} must be one of {allowed},'
+                                 f' got {self.test_cfg[key]!r}')
         if self.test_cfg['post_processing'] != 'bmn':
-            # RCL's prediction is BMN's rule on the refined map; G-TAD's
-            # rule belongs to G-TAD's own maps.
+            # RCL's scoring is test_cfg.scoring; its Soft-NMS and top-k
+            # are BMN's ("other settings are maintained the same as those
+            # for BMN", supplement), whatever the backbone.
             raise ValueError("RCLLocalizer post-processes as BMN: "
-                             "test_cfg['post_processing'] must be 'bmn', "
+                             "test_cfg['post_processing'] must be 'bmn' "
+                             "(choose the scoring with test_cfg.scoring), "
                              f"got {self.test_cfg['post_processing']!r}")
 
     def extract(self, inputs: Tensor,
@@ -263,17 +283,20 @@ class RCLLocalizer(ProposalMapLocalizer):
 
         The head scores each segment; the RRM's correction
         ``G_n - G_0`` at its nearest cell is added in logit space (on the
-        grid this is G_n exactly). The detection score is
-        ``start(s) * end(e) * reg * cls`` with the boundary probabilities
-        interpolated linearly at the segment's real boundaries (BMN reads
-        ``start[t]`` and ``end[t + d + 1]`` for the cell ``[t, t + d + 1]``).
+        grid this is G_n exactly). The detection score is ``reg * cls``
+        (``scoring='supplement'``, taken as :func:`cls_reg_scores` takes
+        it) or ``start(s) * end(e) * reg * cls`` (``'bmn'``) with the
+        boundary probabilities interpolated linearly at the segment's real
+        boundaries (BMN reads ``start[t]`` and ``end[t + d + 1]`` for the
+        cell ``[t, t + d + 1]``).
 
         Args:
             inputs (Tensor): B x C_in x T features.
             segments (Tensor): B x K x 2 in snippet-boundary units.
 
         Returns:
-            tuple[Tensor, Tensor]: confidences B x 2 x K and scores B x K.
+            tuple[Tensor, Tensor]: confidences B x 2 x K and scores B x K
+            (float64 for ``'supplement'``, float32 on MPS).
         """
         feats, terms, logits, maps = self.extract(inputs)
         seg_logits = self.segment_logits(feats, terms, segments)
@@ -284,18 +307,55 @@ class RCLLocalizer(ProposalMapLocalizer):
             correction = (maps[-1] - logits).flatten(2).gather(2, flat)
             seg_logits = seg_logits + correction
         confidences = seg_logits.sigmoid()
+        if self.test_cfg['scoring'] == 'supplement':
+            return confidences, cls_reg_scores(confidences[:, 0],
+                                               confidences[:, 1])
         bounds = _interp(feats['start'], segments[..., 0]) * _interp(
             feats['end'], segments[..., 1])
         return confidences, bounds * confidences[:, 0] * confidences[:, 1]
 
+    def grid_candidates(
+            self, confidence_map: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+        """The supplement's candidates on the grid: every valid cell of the
+        backbone's ``valid_mask`` (``t + d + 1 <= T``), scored ``reg x cls``
+        (:func:`anchor_candidates`).
+
+        Args:
+            confidence_map (Tensor): B x 2 x D x T, sigmoid(G_n).
+
+        Returns:
+            tuple[Tensor]: ``segments`` B x K x 2 in [0, 1] of the window
+            (``[t / T, (t + d + 1) / T]``, as :func:`bmn_candidates`),
+            ``scores`` B x K, ``valid`` B x K (all True); float64.
+        """
+        positions, scores = anchor_candidates(confidence_map,
+                                              self.backbone.valid_mask)
+        segments = (positions / self.temporal_dim).expand(
+            scores.size(0), -1, -1)
+        return segments, scores, torch.ones_like(scores, dtype=torch.bool)
+
     def window_candidates(self,
                           inputs: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
-        """Candidates of each window before any NMS: BMN's rule on G_n
-        (``anchors='grid'``) or every scale-invariant anchor, as
-        :meth:`predict` scores them; segments in [0, 1] of the window.
+        """Candidates of each window (or video) before any NMS, as
+        ``test_cfg`` selects them (``anchors`` x ``scoring``); segments in
+        [0, 1] of the window.
+
+        - ``'grid'``, ``'supplement'``: :meth:`grid_candidates` of G_n;
+        - ``'grid'``, ``'bmn'``: BMN's candidates on G_n
+          (:func:`bmn_candidates`);
+        - ``'scale_invariant'``: every anchor of
+          :meth:`inference_anchors`, scored by :meth:`score_segments`.
+
+        Returns:
+            tuple[Tensor]: ``segments`` B x K x 2, ``scores`` B x K and
+            ``valid`` B x K.
         """
-        if self.test_cfg['anchors'] == 'grid':
-            return super().window_candidates(inputs)
+        cfg = self.test_cfg
+        if cfg['anchors'] == 'grid':
+            if cfg['scoring'] == 'bmn':
+                return super().window_candidates(inputs)
+            confidence_map, _, _ = self._forward(inputs)
+            return self.grid_candidates(confidence_map)
         anchors = self.inference_anchors(inputs.device)
         segments = anchors.expand(inputs.size(0), -1, -1)
         _, scores = self.score_segments(inputs, segments)
@@ -307,32 +367,20 @@ class RCLLocalizer(ProposalMapLocalizer):
                     ActionDataSample]:
         """Detections of every video in the batch, in seconds.
 
-        With ``test_cfg['anchors'] == 'grid'`` BMN's candidates and
-        Soft-NMS on G_n (:func:`bmn_post_process`); with
-        ``'scale_invariant'`` all anchors of :meth:`inference_anchors`,
-        scored by :meth:`score_segments`, then
-        :func:`post_process_proposals`. See
+        :meth:`window_candidates` (see ``test_cfg`` there), then
+        :func:`post_process_proposals` (mmaction2's Soft-NMS, top k); with
+        ``anchors='grid'`` and ``scoring='bmn'`` this is
+        :func:`bmn_post_process`, BMN's own inference on G_n. See
         :meth:`ProposalMapLocalizer.predict` for the output.
         """
-        cfg = self.test_cfg
         if self.is_windowed(data_samples):
             # Windows: candidates in video seconds, merged and suppressed
             # per video later (see ProposalMapLocalizer.predict).
             return self._predict_windows(inputs, data_samples)
         durations = self._video_durations(data_samples, inputs.device)
-        nms = self._soft_nms_cfg()
-        if cfg['anchors'] == 'grid':
-            confidence_map, start, end = self._forward(inputs)
-            detections = bmn_post_process(start, end, confidence_map,
-                                          durations, **nms)
-        else:
-            anchors = self.inference_anchors(inputs.device)
-            segments = anchors.expand(inputs.size(0), -1, -1)
-            _, scores = self.score_segments(inputs, segments)
-            valid = torch.ones_like(scores, dtype=torch.bool)
-            detections = post_process_proposals(
-                segments / self.temporal_dim, scores, valid, durations,
-                **nms)
+        segments, scores, valid = self.window_candidates(inputs)
+        detections = post_process_proposals(segments, scores, valid,
+                                            durations, **self._soft_nms_cfg())
         return self._pack_results(data_samples, detections)
 
 

@@ -23,6 +23,12 @@ MODEL_SIGNATURES = (
 )
 #: Keys of the RCL parts (CAR head, refiner) on top of either base.
 RCL_PREFIXES = ('refiner.', 'head.car.')
+#: Key prefix -> the RRM block (``RRMRefiner``'s ``update_block``) with it.
+RRM_BLOCK_SIGNATURES = (('refiner.update_block.', 'raft_small'),
+                        ('refiner.delta_head.', 'light'))
+#: A config of each RRM block, for the message.
+RRM_BLOCK_CONFIGS = dict(raft_small='configs/rcl_bmn_anet.py',
+                         light='configs/rcl_bmn_anet_light_rrm.py')
 
 
 class CheckpointMismatchError(ValueError):
@@ -40,6 +46,15 @@ def guess_model(keys: Sequence[str]) -> str:
                     k.startswith(RCL_PREFIXES) for k in keys):
                 return f'RCL-{name}'
             return name
+    return ''
+
+
+def rrm_block(keys: Sequence[str]) -> str:
+    """The RRM block (``'raft_small'`` or ``'light'``) whose layers a
+    state dict has, '' if none."""
+    for prefix, block in RRM_BLOCK_SIGNATURES:
+        if any(k.startswith(prefix) for k in keys):
+            return block
     return ''
 
 
@@ -89,6 +104,13 @@ def check_state_dict(model_state: Mapping[str, Tensor],
     seems = guess_model(list(state_dict))
     if seems:
         lines.append(f'The checkpoint seems to be for {seems}.')
+    theirs, ours = rrm_block(list(state_dict)), rrm_block(list(model_state))
+    if theirs and ours and theirs != ours:
+        lines.append(
+            f"Its RRM is the '{theirs}' block, the model's the '{ours}' "
+            f"one: load it with model.refiner.update_block='{theirs}' and "
+            f'that block\'s settings (as {RRM_BLOCK_CONFIGS[theirs]}; '
+            'docs/rcl.md).')
     if seems == MMACTION2_BMN:
         lines.append('Convert it with tools/convert/mmaction2_bmn.py '
                      'first (docs/getting_started.md).')
@@ -108,4 +130,4 @@ def with_checkpoint_path(error: Exception, path: str) -> Exception:
 
 
 __all__ = ['CheckpointMismatchError', 'check_state_dict',
-                 'guess_model', 'with_checkpoint_path']
+                 'guess_model', 'rrm_block', 'with_checkpoint_path']

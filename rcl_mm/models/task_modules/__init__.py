@@ -2,8 +2,9 @@
 """Target assignment and proposal post-processing for BMN and RCL."""
 from .bmn_targets import (bmn_targets, pad_segments, segment_ioa, segment_iou,
                           wide_float_dtype)
-from .post_processing import (bmn_candidates, bmn_post_process,
-                              bmn_video_duration, gtad_post_process,
+from .post_processing import (anchor_candidates, bmn_candidates,
+                              bmn_post_process, bmn_video_duration,
+                              cls_reg_scores, gtad_post_process,
                               gtad_soft_nms, gtad_window_proposals,
                               merge_window_proposals,
                               post_process_proposals, soft_nms,
@@ -17,7 +18,8 @@ __all__ = [
     'wide_float_dtype', 'bmn_candidates', 'bmn_post_process',
     'bmn_video_duration', 'post_process_proposals', 'soft_nms',
     'window_proposals', 'merge_window_proposals', 'gtad_soft_nms',
-    'gtad_post_process', 'gtad_window_proposals',
+    'gtad_post_process', 'gtad_window_proposals', 'anchor_candidates',
+    'cls_reg_scores',
     'continuous_iou_targets', 'grid_segments', 'nearest_anchor',
     'scale_invariant_anchors', 'scale_invariant_samples'
 ]

@@ -85,6 +85,52 @@ def _boundary_bins(scores: Tensor) -> Tensor:
 SCORE_RULES = ('bmn', 'gtad')
 
 
+def cls_reg_scores(reg: Tensor, cls: Tensor) -> Tensor:
+    """G-TAD's proposal score ``cls x reg``, taken in float64 as pandas
+    takes it (its ``gtad_inference.py`` / ``gtad_postprocess.py``).
+
+    Args:
+        reg (Tensor): (B, K) tIoU regression confidences.
+        cls (Tensor): (B, K) tIoU classification confidences.
+
+    Returns:
+        Tensor: (B, K) scores, float64 (float32 on MPS).
+    """
+    wide = wide_float_dtype(reg.device)
+    return cls.to(wide) * reg.to(wide)
+
+
+@torch.no_grad()
+def anchor_candidates(confidence_map: Tensor,
+                      valid_mask: Tensor) -> Tuple[Tensor, Tensor]:
+    """Every anchor of the map where ``valid_mask`` holds, scored
+    ``cls x reg`` (:func:`cls_reg_scores`); no boundary rule.
+
+    The anchor ``(d, t)`` spans snippets ``[t, t + d + 1]``; anchors come
+    in the map's order (``d`` major, ``t`` minor), the same for every
+    video. G-TAD's THUMOS14 inference (:func:`gtad_window_proposals`,
+    anchors with ``t + d + 1 < T``) and RCL's (the supplement's scoring,
+    the backbone's valid cells ``t + d + 1 <= T``) read their candidates
+    here.
+
+    Args:
+        confidence_map (Tensor): (B, 2, D, T) (reg, cls).
+        valid_mask (Tensor): (D, T), nonzero at the anchors to take.
+
+    Returns:
+        tuple[Tensor, Tensor]: ``positions`` (K, 2), start and end in
+        snippets, and ``scores`` (B, K); both float64 (float32 on MPS).
+    """
+    num_t = valid_mask.size(1)
+    flat = valid_mask.flatten().nonzero().squeeze(1).to(
+        confidence_map.device)
+    t, d = flat % num_t, flat // num_t
+    wide = wide_float_dtype(confidence_map.device)
+    positions = torch.stack((t, t + d + 1), dim=-1).to(wide)
+    conf = confidence_map.flatten(2)[..., flat]
+    return positions, cls_reg_scores(conf[:, 0], conf[:, 1])
+
+
 @torch.no_grad()
 def bmn_candidates(start: Tensor, end: Tensor, confidence_map: Tensor,
                    score_rule: str = 'bmn'
@@ -157,8 +203,8 @@ def bmn_candidates(start: Tensor, end: Tensor, confidence_map: Tensor,
 
     conf = confidence_map.flatten(2)
     if score_rule == 'gtad':
-        scores = (conf[:, 1].gather(1, flat).to(wide) *
-                  conf[:, 0].gather(1, flat).to(wide))
+        scores = cls_reg_scores(conf[:, 0].gather(1, flat),
+                                conf[:, 1].gather(1, flat))
     elif score_rule == 'bmn':
         scores = (
             start.gather(1, cand_t) * end.gather(1, cand_end) *
@@ -751,12 +797,7 @@ def gtad_window_proposals(confidence_map: Tensor,
     wide = wide_float_dtype(device)
     d, t = torch.meshgrid(torch.arange(num_d, device=device),
                           torch.arange(num_t, device=device), indexing='ij')
-    keep = (t + d + 1 < num_t).flatten()
-    flat = keep.nonzero().squeeze(1)
-    t, d = t.flatten()[flat], d.flatten()[flat]
-    segments = torch.stack((t, t + d + 1), dim=-1).to(wide)
-    conf = confidence_map.flatten(2)[..., flat]
-    scores = conf[:, 1].to(wide) * conf[:, 0].to(wide)
+    segments, scores = anchor_candidates(confidence_map, t + d + 1 < num_t)
     segments = segments.expand(batch, -1, -1)
     as_col = partial(_column, dtype=wide, device=device)
     start, step = as_col(window_start), as_col(snippet_seconds)
