@@ -227,7 +227,7 @@ def test_derive_ratios_and_verdicts():
              peak_bytes=8.0),
         dict(setting='anet', model='bmn', train_step_s=1.5, peak_bytes=1.0,
              equal_outputs=True),
-        dict(setting='anet', model='rcl_bmn', train_step_s=2.1,
+        dict(setting='anet', model='rcl_bmn_light', train_step_s=2.1,
              peak_bytes=1.5),
     ]
     post = dict(anet=dict(smooth_b1_ms_per_video=4.0,
@@ -241,7 +241,7 @@ def test_derive_ratios_and_verdicts():
     assert [(v['model'], v['target'], v['passed']) for v in verdicts] == [
         ('bmn', 'step vs mmaction2 >= 10x', False),
         ('bmn', 'peak memory <= 1/5 of mmaction2', True),
-        ('rcl_bmn', 'step <= 1.3x our BMN', False),
+        ('rcl_bmn_light', 'step <= 1.3x our BMN', False),
         # The worst batch-1 case of ours (noise), not mmaction2's.
         ('post-processing', 'post <= 20 ms/video', False),
     ]
@@ -274,12 +274,12 @@ def test_paired_ratio_judges_the_rcl_target():
     ratio (here passing although the separate runs' ratio fails), and it
     applies even without the model's row."""
     rows = [dict(setting='anet', model='bmn', train_step_s=1.5),
-            dict(setting='anet', model='rcl_bmn', train_step_s=2.1)]
-    paired = dict(anet=[dict(base='bmn', model='rcl_bmn', rounds=9,
+            dict(setting='anet', model='rcl_bmn_light', train_step_s=2.1)]
+    paired = dict(anet=[dict(base='bmn', model='rcl_bmn_light', rounds=9,
                              base_median_s=1.5, model_median_s=1.8,
                              ratio_median=1.2, ratio_q25=1.15,
                              ratio_q75=1.25)],
-                  thumos=[dict(base='bmn', model='rcl_bmn', rounds=9,
+                  thumos=[dict(base='bmn', model='rcl_bmn_light', rounds=9,
                                base_median_s=3.0, model_median_s=4.2,
                                ratio_median=1.4, ratio_q25=1.35,
                                ratio_q75=1.45)])
@@ -296,14 +296,14 @@ def test_paired_ratio_judges_the_rcl_target():
 def test_tiny_pair_part(tmp_path, capsys):
     out = tmp_path / 'pair.json'
     report = bench.main([
-        '--tiny', '--models', 'bmn,rcl_bmn', '--settings', 'anet',
+        '--tiny', '--models', 'bmn,rcl_bmn_light', '--settings', 'anet',
         '--parts', 'pair', '--pair-rounds', '3', '--warmup', '1',
         '--threads', '1', '--reuse-freed-memory', '--out', str(out)])
     saved = json.loads(out.read_text())
     assert saved['options']['reuse_freed_memory'] is True
     (pair, ) = saved['paired']['anet']
     assert (pair['base'], pair['model'], pair['rounds']) == (
-        'bmn', 'rcl_bmn', 3)
+        'bmn', 'rcl_bmn_light', 3)
     assert pair['ratio_q25'] <= pair['ratio_median'] <= pair['ratio_q75']
     assert pair['base_median_s'] > 0 and pair['model_median_s'] > 0
     assert [t['target'] for t in report['targets']] == [
@@ -318,28 +318,29 @@ def test_tiny_rcl_bmn_with_each_rrm(tmp_path):
     rows and their paired ratios; the 1.3x target is the light block's."""
     out = tmp_path / 'rrm.json'
     report = bench.main([
-        '--tiny', '--models', 'bmn,rcl_bmn,rcl_bmn_raft', '--settings',
+        '--tiny', '--models', 'bmn,rcl_bmn,rcl_bmn_light', '--settings',
         'anet', '--parts', 'train,pair', '--pair-rounds', '3', '--steps',
         '1', '--warmup', '1', '--threads', '1', '--out', str(out)])
     saved = json.loads(out.read_text())
     rows = {r['model']: r for r in saved['models']}
-    assert set(rows) == {'bmn', 'rcl_bmn', 'rcl_bmn_raft'}
+    assert set(rows) == {'bmn', 'rcl_bmn', 'rcl_bmn_light'}
     # The supplement's block has more parameters than the light one.
-    assert rows['rcl_bmn_raft']['num_parameters'] > \
-        rows['rcl_bmn']['num_parameters']
-    for name in ('rcl_bmn', 'rcl_bmn_raft'):
+    assert rows['rcl_bmn']['num_parameters'] > \
+        rows['rcl_bmn_light']['num_parameters']
+    for name in ('rcl_bmn', 'rcl_bmn_light'):
         assert rows[name]['train_ratio_vs_bmn'] == pytest.approx(
             rows[name]['train_step_s'] / rows['bmn']['train_step_s'])
     pairs = saved['paired']['anet']
     assert [(p['base'], p['model']) for p in pairs] == [
-        ('bmn', 'rcl_bmn'), ('bmn', 'rcl_bmn_raft')]
+        ('bmn', 'rcl_bmn'), ('bmn', 'rcl_bmn_light')]
     assert all(p['ratio_median'] > 0 for p in pairs)
     assert [(t['model'], t['target']) for t in report['targets']] == [
-        ('rcl_bmn', 'step <= 1.3x our BMN (paired)')]
-    model = bench.build_model('rcl_bmn_raft',
-                              bench.setting_params(bench.parse_args(
-                                  ['--tiny']), 'anet'))
-    assert model.refiner.block_type == 'raft_small'
+        ('rcl_bmn_light', 'step <= 1.3x our BMN (paired)')]
+    params = bench.setting_params(bench.parse_args(['--tiny']), 'anet')
+    assert bench.build_model('rcl_bmn', params).refiner.block_type == \
+        'raft_small'
+    assert bench.build_model('rcl_bmn_light', params).refiner.block_type \
+        == 'light'
 
 
 def test_tiny_and_overrides():
