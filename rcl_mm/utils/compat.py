@@ -24,8 +24,8 @@ scoped to one load by :func:`mmengine_checkpoint_globals`.
   data only and rebuilt by :func:`rebuild_history_buffer`.
 * mmengine writes checkpoints, ``last_checkpoint`` and dumped results by
   opening the final path, so a killed process leaves half a file;
-  :func:`rcl_mm.utils.io.use_atomic_local_backend` makes those writes
-  atomic.
+  :func:`rcl_mm.utils.file_backend.use_atomic_local_backend` makes those
+  writes atomic.
 """
 import contextlib
 import copyreg
@@ -184,6 +184,6 @@ def apply_stack_fixes() -> None:
     asked for: in our tools, or by :class:`rcl_mm.engine.StackFixesHook`.
     Safe to call more than once.
     """
-    from .io import use_atomic_local_backend
+    from .file_backend import use_atomic_local_backend
     use_atomic_local_backend()
     allow_mmengine_checkpoints()

@@ -1,12 +1,31 @@
 # Copyright (c) rcl_mm contributors. All rights reserved.
-"""Writing files so that an interrupted writer never leaves half a file."""
+"""Writing files so that an interrupted writer never leaves half a file.
+
+Standard library only: the numpy-only evaluation
+(``rcl_mm.evaluation.functional``, which ``tools/analysis/eval_detection.py``
+loads without torch or mmengine) writes through :func:`atomic_write` too.
+mmengine's atomic file backend is in :mod:`rcl_mm.utils.file_backend`.
+"""
 import contextlib
 import os
 import os.path as osp
 import tempfile
 from typing import IO, Iterator
 
-from mmengine.fileio import LocalBackend, register_backend
+
+def file_mode() -> int:
+    """The mode ``open(path, 'w')`` would give a new file: 0o666 less the
+    process's umask (``mkstemp`` makes its files 0o600 instead)."""
+    try:  # Linux: read without changing it (os.umask sets it).
+        with open('/proc/self/status') as f:
+            for line in f:
+                if line.startswith('Umask:'):
+                    return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
 
 
 @contextlib.contextmanager
@@ -39,41 +58,10 @@ def atomic_write(path: str, mode: str = 'w') -> Iterator[IO]:
         with handle:
             yield handle
         # mkstemp makes the file private (0600); outputs get the mode a
-        # plain open() would give them (the user's umask). Imported here:
-        # rcl_mm.evaluation imports this module.
-        from rcl_mm.evaluation.functional.io import file_mode
+        # plain open() would give them (the user's umask).
         os.chmod(tmp_path, file_mode())
         os.replace(tmp_path, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.remove(tmp_path)
         raise
-
-
-class AtomicLocalBackend(LocalBackend):
-    """mmengine's local file backend, writing every file atomically.
-
-    The Runner writes checkpoints, ``last_checkpoint`` and dumped results
-    through ``put`` / ``put_text``; mmengine opens the final path directly,
-    so a process killed while writing leaves half a file there. This backend
-    writes through :func:`atomic_write` instead.
-    """
-
-    def put(self, obj: bytes, filepath) -> None:
-        """Write bytes to ``filepath`` atomically (folders created)."""
-        with atomic_write(str(filepath), 'wb') as f:
-            f.write(obj)
-
-    def put_text(self, obj: str, filepath, encoding: str = 'utf-8') -> None:
-        """Write text to ``filepath`` atomically (folders created)."""
-        with atomic_write(str(filepath), 'wb') as f:
-            f.write(obj.encode(encoding))
-
-
-def use_atomic_local_backend() -> None:
-    """Make :class:`AtomicLocalBackend` mmengine's backend for local paths.
-
-    Backends that mmengine already built keep the old class, so this runs
-    when rcl_mm is imported, before any Runner exists.
-    """
-    register_backend('local', AtomicLocalBackend, force=True, prefixes='')

@@ -61,3 +61,35 @@ def test_thumos14(tmp_path):
     _, mean_ap, average = reference_detection(db, res, 'test', thresholds)
     assert metrics['tiou_thresholds'] == thresholds
     assert metrics['average_mAP'] == average
+
+
+# Runs the CLI in this interpreter, then prints the heavy modules loaded.
+IMPORTS_PROBE = """
+import runpy, sys
+sys.argv = sys.argv[1:]
+try:
+    runpy.run_path(sys.argv[0], run_name='__main__')
+except SystemExit as e:
+    assert not e.code, e.code
+print('HEAVY', sorted({'torch', 'mmengine', 'rcl_mm'} & set(sys.modules)))
+"""
+
+
+def test_reads_and_writes_without_torch(tmp_path):
+    """The CLI loads the numpy evaluation and the atomic writer on their
+    own: torch and mmengine (seconds to import) are never imported."""
+    db = json.load(open(THUMOS_GT))['database']
+    pred = tmp_path / 'pred.json'
+    pred.write_text(json.dumps(
+        {'results': perturbed_results(db, 'test', 5, 10, seed=6)}))
+    out = tmp_path / 'sub' / 'm.json'
+    proc = subprocess.run(
+        [sys.executable, '-c', IMPORTS_PROBE,
+         'tools/analysis/eval_detection.py', THUMOS_GT, str(pred),
+         '--dataset', 'thumos14', '--out', str(out)],
+        cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert 'HEAVY []' in proc.stdout
+    assert json.loads(out.read_text())['tiou_thresholds'] == [
+        0.3, 0.4, 0.5, 0.6, 0.7]
+    assert sorted(p.name for p in out.parent.iterdir()) == ['m.json']

@@ -14,7 +14,6 @@ whole run takes seconds.
 """
 import argparse
 import importlib.util
-import os
 import os.path as osp
 import sys
 import warnings
@@ -84,10 +83,6 @@ def parse_args(argv=None):
         '--breakdown', action='store_true',
         help='average mAP per DETAD coverage / length bin, and a bar '
         'chart PNG next to --out (or breakdown.png)')
-    parser.add_argument(
-        '--workers', type=int, default=min(2, os.cpu_count() or 1),
-        help='processes that read the predictions (2: a forked process '
-        'reads half of a large file)')
     parser.add_argument('--out', help='write the metrics as JSON here')
     _cli().add_debug_argument(parser)
     return parser.parse_args(argv)
@@ -99,8 +94,7 @@ def evaluate(args, fn):
                              'validation')
     # The ground truth first: its errors do not hide behind the results'.
     gt = fn.load_ground_truth(args.gt, subset)
-    preds = fn.load_predictions(args.pred, require_labels=not args.proposals,
-                                workers=args.workers)
+    preds = fn.load_predictions(args.pred, require_labels=not args.proposals)
     tables = []
     if args.proposals:
         result = fn.average_recall_vs_proposals(gt, preds,

@@ -1,27 +1,59 @@
 # Copyright (c) rcl_mm contributors. All rights reserved.
-"""Ground truth and predictions as flat arrays, and their fast loading.
+"""Ground truth and predictions as flat arrays, and their loading.
 
 Two ground-truth layouts are read: the official ActivityNet one
 (``{'database': {id: {'subset', 'duration', 'annotations'}}}``, also G-TAD's
 THUMOS14 file whose segments are strings) and mmaction2's
 (``{'v_<id>': {'duration_second', 'annotations'}}``). Predictions are the
 official results JSON (``{'results': {id: [{'segment', 'score',
-'label'}]}}``). Python's json needs 1.4 s for 490k predictions, so the
-results are read with regular expressions into numpy when the file is plain
-(one strict pattern must match every detection object, else json is used);
-both give the same float64 values, since both round correctly.
+'label'}]}}``).
+
+Files are parsed by orjson where it is installed (a runtime requirement;
+faster than the standard library's json: docs/evaluation.md), else by
+json; both give the same values, since both round numbers correctly. What
+orjson refuses and json reads (NaN, Infinity, integers beyond 64 bits) is
+read again by json, so that :func:`check_predictions` names the bad
+detection. The detections then become arrays in a few passes
+over the parsed lists, with the garbage collector paused.
 """
+import contextlib
+import gc
+import importlib.util
 import json
-import os
 import os.path as osp
-import pickle
-import re
-import tempfile
-import warnings
+import sys
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence
+from itertools import chain
+from typing import Dict, Iterator, List, Optional, Sequence
 
 import numpy as np
+
+try:
+    import orjson
+except ImportError:  # the standard library reads the same values, slower
+    orjson = None
+
+
+def _standalone_atomic_write():
+    """:func:`rcl_mm.utils.io.atomic_write` (standard library only) loaded
+    by its path: ``tools/analysis/eval_detection.py`` loads this package
+    on its own, without importing rcl_mm (and torch)."""
+    name = 'rcl_mm_utils_io'
+    module = sys.modules.get(name)
+    if module is None:
+        package = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+        spec = importlib.util.spec_from_file_location(
+            name, osp.join(package, 'utils', 'io.py'))
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        sys.modules[name] = module
+    return module.atomic_write
+
+
+try:
+    from ...utils.io import atomic_write
+except ImportError:  # loaded outside the rcl_mm package
+    atomic_write = _standalone_atomic_write()
 
 #: Range of a detection score (:func:`check_predictions`).
 SCORE_RANGE = (0.0, 1.0)
@@ -143,14 +175,59 @@ def strip_video_prefix(name: str) -> str:
     return name[2:] if name.startswith('v_') else name
 
 
-def _load_json(path: str, what: str = 'ground truth') -> dict:
-    text = _read_bytes(path, what)
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """The garbage collector off for the block, back as it was after it.
+
+    Parsing a results file makes a million dicts and lists, none of them
+    garbage; the collector would walk them again at every generation
+    threshold (docs/evaluation.md, "How predictions are read"). On the
+    way out they join the oldest generation unscanned (``freeze`` then
+    ``unfreeze``): otherwise the first allocation after the collector is
+    back would walk all of them once as the youngest generation.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
     try:
-        return json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise EvaluationInputError(
-            f'{path} is not valid JSON ({e}): the file may be truncated; '
-            'write it again') from e
+        yield
+    finally:
+        gc.freeze()
+        gc.unfreeze()
+        if enabled:
+            gc.enable()
+
+
+def parse_json(text: bytes, path: str):
+    """Parse a JSON file's bytes: orjson, or json where orjson is missing
+    or refuses the text (NaN, Infinity, integers beyond 64 bits, a byte
+    order mark), so both read the same files.
+
+    Args:
+        text (bytes): The file's content.
+        path (str): File name for messages.
+
+    Returns:
+        The parsed value.
+
+    Raises:
+        EvaluationInputError: The text is not JSON (a truncated file).
+    """
+    with gc_paused():
+        if orjson is not None:
+            try:
+                return orjson.loads(text)
+            except orjson.JSONDecodeError:
+                pass  # json says why, or reads what orjson does not
+        try:
+            return json.loads(text)
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise EvaluationInputError(
+                f'{path} is not valid JSON ({e}): the file may be '
+                'truncated; write it again') from e
+
+
+def _load_json(path: str, what: str = 'ground truth'):
+    return parse_json(_read_bytes(path, what), path)
 
 
 def load_ground_truth(path_or_data, subset: Optional[str] = 'validation',
@@ -240,207 +317,22 @@ def ground_truth_from_videos(videos: Sequence, path: str = '<ground truth>'
         segments=np.asarray(segments, dtype=np.float64).reshape(-1, 2))
 
 
-_WS = b' \t\r\n'
-_BLANK_STRUCTURE = bytes.maketrans(b'{}[]:,', b'      ')
-_BRACKET_KIND = bytes(1 if c in b'{[' else 2 if c in b'}]' else 0
-                      for c in range(256))
-
-
-def _fast_parse_results(text: bytes) -> Optional[Predictions]:
-    """Read a plain results JSON with numpy; None if it is not plain.
-
-    Plain: no backslash escapes; one ``"results"`` key; every detection
-    object holds ``segment`` (two numbers), ``score`` (a number) and, for
-    all or none, ``label`` (a string), in the key order of the first one.
-    Numbers are parsed by numpy's correctly rounded parser, so they equal
-    Python's ``float``. Anything else returns None (json reads it).
-    """
-    if b'\\' in text or text.count(b'"results"') != 1:
-        return None
-    arr = np.frombuffer(text, dtype=np.uint8)
-    q = np.flatnonzero(arr == ord('"'))
-    if len(q) % 2:
-        return None
-    opens, closes = q[0::2], q[1::2]
-    # 1 for '{' and '[', 2 for '}' and ']', else 0 (bytes.translate is
-    # the fastest pass over the text).
-    kind = np.frombuffer(text.translate(_BRACKET_KIND), dtype=np.uint8)
-    cand = np.flatnonzero(kind)
-    # Bytes from an opening quote to its closing quote are inside a string.
-    edges = np.zeros(len(arr) + 1, dtype=np.int8)
-    edges[opens] = 1
-    edges[closes + 1] = -1
-    in_string = np.cumsum(edges[:-1], dtype=np.int8).view(bool)
-    brackets = cand[~in_string[cand]]
-    depth_after = np.cumsum(np.where(kind[brackets] == 1, 1, -1))
-    # The results object: the first '{' after the key, outside strings.
-    key_at = text.find(b'"results"')
-    i = np.searchsorted(brackets, key_at)
-    if i >= len(brackets) or arr[brackets[i]] != ord('{') or \
-            text[key_at + 9:brackets[i]].strip(_WS) != b':':
-        return None
-    d = depth_after[i]
-    after = np.flatnonzero(depth_after[i:] == d - 1)
-    if not len(after) or d != 2:
-        return None
-    lo, hi = brackets[i], brackets[i + after[0]]
-    sel = (opens > lo) & (opens < hi)
-    s_open, s_close = opens[sel], closes[sel]
-    s_depth = depth_after[np.searchsorted(brackets, s_open) - 1]
-    nxt = arr[np.minimum(s_close + 1, len(arr) - 1)]
-    nxt2 = arr[np.minimum(s_close + 2, len(arr) - 1)]
-    is_key = (nxt == ord(':')) | ((nxt == ord(' ')) & (nxt2 == ord(':')))
-    is_video_key = is_key & (s_depth == d)
-    video_keys = s_open[is_video_key]
-    b_sel = (brackets > lo) & (brackets < hi)
-    b_pos, b_depth = brackets[b_sel], depth_after[b_sel]
-    b_open = arr[b_pos]
-    obj = b_pos[(b_open == ord('{')) & (b_depth == d + 2)]
-    lists = b_pos[(b_open == ord('[')) & (b_depth == d + 1)]
-    if len(lists) != len(video_keys) or (
-            (b_open == ord('{')) & (b_depth > d + 2)).any():
-        return None
-    n = len(obj)
-    det_keys = is_key & (s_depth == d + 2)
-    k_open, k_close = s_open[det_keys], s_close[det_keys]
-    if n == 0 or len(k_open) % n:
-        return None
-    num_keys = len(k_open) // n
-    first = [text[a + 1:b] for a, b in zip(k_open[:num_keys],
-                                           k_close[:num_keys])]
-    if sorted(first) not in ([b'score', b'segment'],
-                             [b'label', b'score', b'segment']):
-        return None
-    # Every object has the same keys in the same order, inside it.
-    sig = (k_close - k_open) * 256 + arr[k_open + 1]
-    sig = sig.reshape(n, num_keys)
-    obj_end = b_pos[(b_open == ord('}')) & (b_depth == d + 1)]
-    k_grid = k_open.reshape(n, num_keys)
-    if (sig != sig[0]).any() or len(obj_end) != n or \
-            (k_grid[:, 0] < obj).any() or (k_grid[:, -1] > obj_end).any() \
-            or (obj[1:] < obj_end[:-1]).any():
-        return None
-    # Numbers are what is left of the results object with its strings and
-    # structure blanked; numpy's text parser rounds as Python's float does
-    # (and is twice as fast as splitting and mapping float).
-    body = np.frombuffer(text[lo:hi + 1].translate(_BLANK_STRUCTURE),
-                         dtype=np.uint8).copy()
-    np.putmask(body, in_string[lo:hi + 1], ord(' '))
-    with warnings.catch_warnings():
-        # A token that is not a number ends the parse with a warning.
-        warnings.simplefilter('error')
-        try:
-            values = np.fromstring(body.tobytes(), dtype=np.float64,
-                                   sep=' ')
-        except (ValueError, DeprecationWarning):
-            return None
-    if len(values) != 3 * n:
-        return None
-    values = values.reshape(n, 3)
-    order = [k for k in first if k != b'label']
-    score_col = 0 if order[0] == b'score' else 2
-    seg_cols = [1, 2] if score_col == 0 else [0, 1]
-    video_index = np.searchsorted(video_keys, obj) - 1
-    ids = [text[a + 1:b].decode() for a, b in zip(
-        s_open[is_video_key].tolist(), s_close[is_video_key].tolist())]
-    if len(set(ids)) != len(ids) or (video_index < 0).any():
-        return None
-    label_names, labels = [], None
-    if b'label' in first:
-        value_idx = np.flatnonzero(~is_key & (s_depth == d + 2))
-        if len(value_idx) != n:
-            return None
-        label_names, labels = _distinct_strings(
-            text, arr, s_open[value_idx] + 1, s_close[value_idx])
-    return Predictions(ids, video_index.astype(np.int64),
-                       np.ascontiguousarray(values[:, seg_cols]),
-                       np.ascontiguousarray(values[:, score_col]),
-                       label_names, labels)
-
-
-def _distinct_strings(text: bytes, arr: np.ndarray, starts: np.ndarray,
-                      ends: np.ndarray):
-    """Group the strings ``text[starts[i]:ends[i]]`` by value.
-
-    A few distinct values (labels) repeated many times: strings are keyed
-    by their length and their first and last 8 bytes, and every string is
-    then compared byte by byte with the first of its key, so the grouping
-    is exact (a key shared by different strings falls back to slicing).
-
-    Returns:
-        tuple[list[str], np.ndarray]: The distinct values in order of first
-        appearance, and the N int64 index of each string among them.
-    """
-    n = len(starts)
-    lengths = ends - starts
-    # Every 8-byte window of the text as a little-endian integer (a view).
-    windows = np.ndarray((max(len(arr) - 7, 0),), dtype='<u8', buffer=arr,
-                         strides=(1,))
-    short = lengths < 8
-    # Strings of fewer than 8 bytes: keep their bytes only (the lowest).
-    head = windows[np.minimum(starts, len(windows) - 1)] & np.where(
-        short, (np.uint64(1) << (8 * lengths.astype(np.uint64) % 64)) -
-        np.uint64(1), ~np.uint64(0))
-    tail = np.where(short, np.uint64(0), windows[np.maximum(ends - 8, 0)])
-    key = (head * np.uint64(0x9E3779B97F4A7C15)) ^ tail ^ \
-        lengths.astype(np.uint64)
-    _, first, inverse = np.unique(key, return_index=True,
-                                  return_inverse=True)
-    inverse = inverse.reshape(-1)
-    rep = first[inverse]
-    same = (lengths == lengths[rep]) & (head == head[rep]) & \
-        (tail == tail[rep])
-    for j in range(8, int(lengths.max(initial=0)) - 8):
-        inner = np.flatnonzero(lengths - 8 > j)
-        same[inner] &= arr[starts[inner] + j] == arr[starts[rep[inner]] + j]
-    if not same.all():
-        names = [text[a:b] for a, b in zip(starts.tolist(), ends.tolist())]
-        lookup = {k: i for i, k in enumerate(dict.fromkeys(names))}
-        return ([k.decode() for k in lookup],
-                np.fromiter(map(lookup.__getitem__, names), np.int64, n))
-    # Number the groups in order of first appearance, as json would.
-    by_first = np.argsort(first, kind='stable')
-    rank = np.empty_like(by_first)
-    rank[by_first] = np.arange(len(first))
-    names = [text[starts[i]:ends[i]].decode() for i in first[by_first]]
-    return names, rank[inverse].astype(np.int64)
-
-
-def load_predictions(path: str, require_labels: bool = False,
-                     workers: int = 1) -> Predictions:
+def load_predictions(path: str, require_labels: bool = False
+                     ) -> Predictions:
     """Read the official results JSON.
 
     Args:
         path (str): ``{'results': {video_id: [{'segment': [s, e],
             'score': x, 'label': name}]}}``.
         require_labels (bool): Raise if a detection has no label.
-        workers (int): With 2 (POSIX, files of 4 MiB and more), a forked
-            process parses the second half of the videos while this one
-            parses the first: reading 490k predictions takes about half
-            the time. Anything unexpected falls back to one process.
 
     Returns:
         Predictions: In file order (the order the official code sorts in).
     """
     text = _read_bytes(path, 'results')
-    parsed = _parse_in_two(text) if workers >= 2 else None
-    if parsed is None:
-        parsed = _fast_parse_results(text)
-    if parsed is None:
-        try:
-            data = json.loads(text)
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise EvaluationInputError(
-                f'{path} is not valid JSON ({e}): the file may be '
-                'truncated; write it again') from e
+    with gc_paused():
+        data = parse_json(text, path)
         return predictions_from_results(data, path, require_labels)
-    preds = parsed
-    if require_labels and (preds.labels < 0).any():
-        raise EvaluationInputError(
-            f'{path}: detections have no "label"; detection mAP needs '
-            'one per detection (or evaluate with --proposals).')
-    check_predictions(preds, path)
-    return preds
 
 
 def check_predictions(preds: 'Predictions', path: str = '<results>'
@@ -487,75 +379,6 @@ def check_predictions(preds: 'Predictions', path: str = '<results>'
             f'detection {position}{more}): {fix}')
 
 
-# The end of one video's list and the key of the next: ``], "``.
-_VIDEO_BOUNDARY = re.compile(rb'\]\s*,\s*"')
-
-
-def _parse_in_two(text: bytes) -> Optional[Predictions]:
-    """:func:`_fast_parse_results` on two halves, the second in a forked
-    process; None where that is not possible (then parse in one).
-
-    The text is cut at a ``], "`` after its middle. Each half becomes a
-    results JSON of its own and is checked as strictly as the whole: a cut
-    inside a string leaves an odd number of quotes, a cut outside the
-    results object leaves no detection objects, and both return None.
-    """
-    if not hasattr(os, 'fork') or len(text) < (4 << 20):
-        return None
-    key_at = text.find(b'"results"')
-    cut = _VIDEO_BOUNDARY.search(text, max(key_at, len(text) // 2))
-    if key_at < 0 or cut is None:
-        return None
-    first = text[:cut.start() + 1] + b'}}'
-    second = b'{"results": {' + text[cut.end() - 1:]
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: parse, send, leave without cleanup
-        status = 1
-        try:
-            os.close(read_end)
-            payload = pickle.dumps(_fast_parse_results(second),
-                                   protocol=pickle.HIGHEST_PROTOCOL)
-            with os.fdopen(write_end, 'wb') as pipe:
-                pipe.write(payload)
-            status = 0
-        finally:
-            os._exit(status)
-    os.close(write_end)
-    try:
-        head = _fast_parse_results(first)
-    finally:
-        with os.fdopen(read_end, 'rb') as pipe:
-            payload = pipe.read()
-        os.waitpid(pid, 0)
-    tail = pickle.loads(payload) if payload else None
-    if head is None or tail is None:
-        return None
-    return _concat_predictions(head, tail)
-
-
-def _concat_predictions(head: Predictions, tail: Predictions
-                        ) -> Optional[Predictions]:
-    """The predictions of two halves of one file, in file order; None if
-    they disagree (a video in both, labels in only one)."""
-    if set(head.video_ids) & set(tail.video_ids) or \
-            bool(head.label_names) != bool(tail.label_names):
-        return None
-    names = list(dict.fromkeys(head.label_names + tail.label_names))
-    tail_labels = tail.labels
-    if tail.label_names:
-        index = {n: i for i, n in enumerate(names)}
-        lut = np.array([index[n] for n in tail.label_names], np.int64)
-        tail_labels = lut[tail.labels]
-    return Predictions(
-        head.video_ids + tail.video_ids,
-        np.concatenate([head.video_index,
-                        tail.video_index + len(head.video_ids)]),
-        np.concatenate([head.segments, tail.segments]),
-        np.concatenate([head.scores, tail.scores]), names,
-        np.concatenate([head.labels, tail_labels]))
-
-
 def predictions_from_results(data: dict, path: str = '<results>',
                              require_labels: bool = False) -> Predictions:
     """Build :class:`Predictions` from a loaded results JSON.
@@ -574,9 +397,70 @@ def predictions_from_results(data: dict, path: str = '<results>',
             f'{path} has no "results" object; expected the official '
             'results JSON {"results": {video_id: [{"segment", "score", '
             '"label"}]}}.')
+    with gc_paused():
+        preds = _flat_predictions(data['results'])
+        if preds is None:
+            # A malformed detection: the loop names it.
+            preds = _predictions_one_by_one(data['results'], path)
+    if require_labels and (preds.labels < 0).any():
+        i, v, position, more = preds.first_flagged(preds.labels < 0)
+        raise EvaluationInputError(
+            f'{path}: detections have no "label" (video '
+            f'{preds.video_ids[v]!r}, detection {position}{more}); '
+            'detection mAP needs one per detection (or evaluate with '
+            '--proposals).')
+    check_predictions(preds, path)
+    return preds
+
+
+# Label of a detection without one (no JSON value is this object).
+_NO_LABEL = object()
+
+
+def _flat_predictions(results: dict) -> Optional[Predictions]:
+    """:class:`Predictions` of well-formed results in a few passes over
+    flat lists; None if a detection is not a dict with a two-item
+    ``segment`` and a ``score`` that ``float`` takes (then
+    :func:`_predictions_one_by_one` names it).
+
+    Numbers go through ``float`` as in the loop, so both accept the same
+    values (numeric strings included) and give the same float64.
+    """
+    per_video = list(results.values())
+    if not all(type(dets) is list for dets in per_video):
+        return None
+    dets = list(chain.from_iterable(per_video))
+    n = len(dets)
+    try:
+        segments = [det['segment'] for det in dets]
+        scores = np.fromiter(map(float, [det['score'] for det in dets]),
+                             np.float64, n)
+        if list(map(len, segments)).count(2) != n:
+            return None
+        segments = np.fromiter(map(float, chain.from_iterable(segments)),
+                               np.float64, 2 * n).reshape(n, 2)
+        names = [det.get('label', _NO_LABEL) for det in dets]
+        # Labels numbered in order of first appearance, as the loop does.
+        index = dict.fromkeys(names)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+    index.pop(_NO_LABEL, None)
+    lookup = {name: i for i, name in enumerate(index)}
+    lookup[_NO_LABEL] = -1
+    return Predictions(
+        list(results),
+        np.repeat(np.arange(len(per_video), dtype=np.int64),
+                  [len(d) for d in per_video]),
+        segments, scores, list(index),
+        np.fromiter(map(lookup.__getitem__, names), np.int64, n))
+
+
+def _predictions_one_by_one(results: dict, path: str) -> Predictions:
+    """:class:`Predictions` detection by detection, raising at the first
+    malformed one with its video and content."""
     ids, video_index, segments, scores, labels = [], [], [], [], []
     label_index: Dict[str, int] = {}
-    for v, (vid, dets) in enumerate(data['results'].items()):
+    for v, (vid, dets) in enumerate(results.items()):
         ids.append(vid)
         for det in dets:
             try:
@@ -589,23 +473,16 @@ def predictions_from_results(data: dict, path: str = '<results>',
             if 'label' in det:
                 labels.append(label_index.setdefault(det['label'],
                                                      len(label_index)))
-            elif require_labels:
-                raise EvaluationInputError(
-                    f'{path}: video {vid!r} has a detection without '
-                    '"label"; detection mAP needs one (or evaluate with '
-                    '--proposals).')
             else:
                 labels.append(-1)
             video_index.append(v)
             segments.append((start, end))
             scores.append(score)
-    preds = Predictions(
+    return Predictions(
         ids, np.asarray(video_index, dtype=np.int64),
         np.asarray(segments, dtype=np.float64).reshape(-1, 2),
         np.asarray(scores, dtype=np.float64), list(label_index),
         np.asarray(labels, dtype=np.int64))
-    check_predictions(preds, path)
-    return preds
 
 
 def results_json(video_ids: Sequence[str], segments: Sequence[np.ndarray],
@@ -623,52 +500,24 @@ def results_json(video_ids: Sequence[str], segments: Sequence[np.ndarray],
         dict: ``{'version', 'results', 'external_data'}``.
     """
     results = {}
-    for i, vid in enumerate(video_ids):
-        segs = np.asarray(segments[i], dtype=np.float64).reshape(-1, 2)
-        dets = []
-        for j, ((s, e), score) in enumerate(
-                zip(segs.tolist(), np.asarray(scores[i]).tolist())):
-            det = {'segment': [s, e], 'score': score}
-            if labels is not None:
-                det['label'] = labels[i][j]
-            dets.append(det)
-        results[vid] = dets
+    with gc_paused():
+        for i, vid in enumerate(video_ids):
+            segs = np.asarray(segments[i], dtype=np.float64).reshape(-1, 2)
+            dets = []
+            for j, ((s, e), score) in enumerate(
+                    zip(segs.tolist(), np.asarray(scores[i]).tolist())):
+                det = {'segment': [s, e], 'score': score}
+                if labels is not None:
+                    det['label'] = labels[i][j]
+                dets.append(det)
+            results[vid] = dets
     return {'version': 'VERSION 1.3', 'results': results,
             'external_data': {}}
 
 
-def file_mode() -> int:
-    """The mode ``open(path, 'w')`` would give a new file: 0o666 less the
-    process's umask (``mkstemp`` makes its files 0o600 instead)."""
-    try:  # Linux: read without changing it (os.umask sets it).
-        with open('/proc/self/status') as f:
-            for line in f:
-                if line.startswith('Umask:'):
-                    return 0o666 & ~int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return 0o666 & ~mask
-
-
 def write_json_atomic(path: str, data, **dump_kwargs) -> None:
-    """Write ``data`` as JSON to a temporary file next to ``path``, then
-    rename it there: an interrupted run never leaves half a file.
-
-    (:func:`rcl_mm.utils.atomic_write` does the same, but needs mmengine;
-    this module imports numpy only.)
-    """
-    folder = osp.dirname(osp.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix='.tmp',
-                               prefix=f'.{osp.basename(path)}.')
-    try:
-        with os.fdopen(fd, 'w', encoding='utf-8') as f:
-            json.dump(data, f, **dump_kwargs)
-        os.chmod(tmp, file_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
+    """Write ``data`` as JSON (``json.dump`` with ``dump_kwargs``) through
+    :func:`rcl_mm.utils.io.atomic_write`: an interrupted run never leaves
+    half a file."""
+    with atomic_write(path) as f:
+        json.dump(data, f, **dump_kwargs)
