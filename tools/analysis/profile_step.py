@@ -1,8 +1,8 @@
 # Copyright (c) rcl_mm contributors. All rights reserved.
 """Where the time of a training step and of one video's prediction goes.
 
-For each model (``--models``, at the ANet setting of
-``tools/analysis/benchmark.py``: T = D = 100, 400-d input, batch
+For each model (``--models``, at the ANet setting of the benchmark,
+:mod:`rcl_mm.analysis.benchmark`: T = D = 100, 400-d input, batch
 ``--batch``) and each CARAlign impl (``--impls``), on a GPU:
 
 - ``step_ms``: the training step (forward and loss under ``--amp``,
@@ -26,7 +26,6 @@ Usage: python tools/analysis/profile_step.py [--models bmn,rcl_bmn]
        [--impls gather,dense,triton] [--amp bf16] [--out profile.json]
 """
 import argparse
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -41,17 +40,10 @@ from datetime import datetime, timezone
 
 import torch
 
+from rcl_mm.analysis import benchmark as bench
+
 HERE = osp.dirname(osp.abspath(__file__))
 ROOT = osp.dirname(osp.dirname(HERE))
-
-
-def load_benchmark():
-    """tools/analysis/benchmark.py as a module: its models and batch."""
-    spec = importlib.util.spec_from_file_location(
-        'rcl_mm_benchmark', osp.join(HERE, 'benchmark.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def parse_args(argv=None):
@@ -288,7 +280,7 @@ def graph_in_subprocess(args, name, impl):
     return json.loads(lines[-1][len('GRAPH '):])
 
 
-def graph_worker(args, bench, params):
+def graph_worker(args, params):
     """Capture one model's whole training step; print a GRAPH line."""
     name, impl = args.models, args.impls
     model = bench.build_model(name, params).cuda().train()
@@ -305,12 +297,11 @@ def graph_worker(args, bench, params):
 
 def main(argv=None):
     args = parse_args(argv)
-    bench = load_benchmark()
     if args.graph_only:
         params = dict(bench.SETTINGS[args.setting])
         if args.tiny:
             params.update(bench.TINY[args.setting])
-        return graph_worker(args, bench, params)
+        return graph_worker(args, params)
     device = torch.device(args.device)
     if device.type == 'cuda' and not torch.cuda.is_available():
         sys.exit('error: --device cuda: no CUDA device is available here')
