@@ -62,9 +62,11 @@ def parse_args(argv=None):
     parser.add_argument('--post-batches', type=int, default=20,
                         help='maps per kind in the post part')
     parser.add_argument(
-        '--soft-nms-impl', choices=['torch', 'triton'], default='torch',
+        '--soft-nms-impl', choices=['auto', 'torch', 'triton'],
+        default='auto',
         help="Soft-NMS of our models and post part: 'triton' runs the "
-        'whole pick loop as one kernel (CUDA)')
+        "whole pick loop as one kernel (CUDA); 'auto' (the models' "
+        "default) takes it on CUDA where Triton imports, 'torch' elsewhere")
     parser.add_argument(
         '--reuse-freed-memory', action='store_true',
         help='on the CPU, every worker keeps freed memory for reuse '

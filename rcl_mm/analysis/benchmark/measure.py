@@ -169,7 +169,7 @@ def mmaction2_post(maps, params):
     return MMBMN.predict(stand_in, None, [sample])
 
 
-def windowed_post_process(maps, windows, params, soft_nms_impl='torch'):
+def windowed_post_process(maps, windows, params, soft_nms_impl='auto'):
     """THUMOS14 post-processing of whole videos made of windows.
 
     Candidates of every window, each window's ``window_top_k`` best in
@@ -181,7 +181,8 @@ def windowed_post_process(maps, windows, params, soft_nms_impl='torch'):
             (V * W, 2, D, T) of V videos of W windows, video-major.
         windows (int): W.
         params (dict): The setting.
-        soft_nms_impl (str): ``'torch'`` or ``'triton'``.
+        soft_nms_impl (str): ``'auto'`` (``'triton'`` on CUDA where it
+            imports), ``'torch'`` or ``'triton'``.
 
     Returns:
         list[Tensor]: V tensors (M_v, 3): start, end (seconds), score.

@@ -16,7 +16,7 @@ def mmaction2_bmn_class():
     return BMN
 
 
-def build_model(name: str, params: dict, soft_nms_impl: str = 'torch'):
+def build_model(name: str, params: dict, soft_nms_impl: str = 'auto'):
     """One model with seeded weights at a setting.
 
     ``mmaction2`` is mmaction2's BMN (its map is T x T whatever D);
@@ -27,7 +27,8 @@ def build_model(name: str, params: dict, soft_nms_impl: str = 'torch'):
     Args:
         name (str): A model of ``MODELS``.
         params (dict): The setting (``setting_params``).
-        soft_nms_impl (str): Soft-NMS of ours, ``'torch'`` or ``'triton'``.
+        soft_nms_impl (str): Soft-NMS of ours, ``'auto'`` (``'triton'`` on
+            CUDA where it imports), ``'torch'`` or ``'triton'``.
 
     Returns:
         nn.Module: The model, on the CPU.
