@@ -30,7 +30,7 @@ from torch import Tensor
 
 from rcl_mm.models.backbones.bmn import BMNBackbone
 from rcl_mm.models.heads.rcl_head import RCLHead
-from rcl_mm.models.heads.rrm_refiner import RRMRefiner
+from rcl_mm.models.necks.rrm_refiner import RRMRefiner
 from rcl_mm.ops.car_align import _merge_bins
 
 

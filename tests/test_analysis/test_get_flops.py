@@ -67,7 +67,7 @@ def test_rrm_iterations_table_and_budget():
         osp.join(ROOT, 'configs/rcl_bmn_anet_light_rrm.py'))
     inputs = torch.randn(1, 400, 100)
     rows = tool.iteration_table(model, inputs, [0, 1, 5, 10, 15])
-    assert model.refiner.iters == 10
+    assert model.neck.iters == 10
     flops = {iters: total for iters, total, _ in rows}
     relative = {iters: rel for iters, _, rel in rows}
     assert relative[1] == 100.0
@@ -85,7 +85,7 @@ def test_rrm_functional_flops_hand_case():
     conv (7 outputs): hidden part on the pooled grid and map part (2
     channels) on the 6 x 9 grid every iteration, fine part (5) once; its
     last 1x1 conv (7 -> 2) on the 6 x 9 grid every iteration."""
-    refiner = RRMRefiner(in_channels=6, hdim=8, cdim=4, map_channels=3,
+    neck = RRMRefiner(in_channels=6, hdim=8, cdim=4, map_channels=3,
                          feat_channels=5, head_channels=7, stride=2, iters=4)
     feat = torch.zeros(2, 6, 6, 9)
     gru_once = 15 * 9 * 3 * 8 * 9
@@ -93,14 +93,14 @@ def test_rrm_functional_flops_hand_case():
     # The head's fine-feature part, and the fine features (1x1, 6 -> 5).
     head_once = 7 * 54 * 5 + 54 * 5 * 6
     head_per_iter = 7 * (15 * 8 + 54 * 2) + 54 * 2 * 7
-    assert rrm_functional_flops(refiner, feat, 4) == 2 * (
+    assert rrm_functional_flops(neck, feat, 4) == 2 * (
         gru_once + head_once + 4 * (gru_per_iter + head_per_iter))
-    assert rrm_functional_flops(refiner, feat, 0) == 0
+    assert rrm_functional_flops(neck, feat, 0) == 0
     # One more iteration adds, per batch element: map_enc (3x3, 2 -> 3) on
     # the 15 pooled cells (a module), and the functional parts.
     logits = torch.zeros(2, 2, 6, 9)
-    step = count_flops(refiner, feat, logits=logits, iters=4)['total'] - \
-        count_flops(refiner, feat, logits=logits, iters=3)['total']
+    step = count_flops(neck, feat, logits=logits, iters=4)['total'] - \
+        count_flops(neck, feat, logits=logits, iters=3)['total']
     modules = 15 * 3 * 2 * 9
     assert step == 2 * (modules + gru_per_iter + head_per_iter)
 
@@ -132,7 +132,7 @@ def test_rcl_head_flops_hand_case(mode):
 
 def test_shared_read_of_f_is_counted_as_the_cell_terms(monkeypatch):
     """The localizer computes the head's cell terms in the product it
-    shares with the refiner: the same count as RCLHead.cell_terms gives,
+    shares with the neck: the same count as RCLHead.cell_terms gives,
     per part, and the wrapper is gone afterwards."""
     from rcl_mm.models import RCLLocalizer
     torch.manual_seed(0)
@@ -142,7 +142,7 @@ def test_shared_read_of_f_is_counted_as_the_cell_terms(monkeypatch):
                       hidden_dim_3d=24),
         head=dict(type='RCLHead', in_channels=24, hidden_channels=8,
                   mlp_channels=4),
-        refiner=dict(type='RRMRefiner', in_channels=8, hdim=4, cdim=2,
+        neck=dict(type='RRMRefiner', in_channels=8, hdim=4, cdim=2,
                      map_channels=2, feat_channels=3, head_channels=3,
                      stride=2, iters=2))
     inputs = torch.randn(2, 12, 8)
@@ -216,7 +216,7 @@ def test_small_rrm_functional_flops_hand_case():
     4 -> 3), its columns of the fusing conv (3 -> 6), the GRU's hidden
     and encoder columns (8 + 6 + 2 -> 3 x 8) and the head (3x3, 8 -> 7,
     7 -> 2), all on the 15 cells."""
-    refiner = RRMRefiner(in_channels=6, hdim=8, cdim=4,
+    neck = RRMRefiner(in_channels=6, hdim=8, cdim=4,
                          update_block='raft_small',
                          encoder_channels=(5, 4, 3, 6), head_channels=7,
                          stride=2, iters=4)
@@ -224,13 +224,13 @@ def test_small_rrm_functional_flops_hand_case():
     cells = 15
     functional_once = cells * 9 * (6 * 5 + 3 * 8 * 4)
     functional_per_iter = cells * 9 * (6 * 3 + 3 * 8 * (8 + 8))
-    assert rrm_functional_flops(refiner, feat, 4) == 2 * (
+    assert rrm_functional_flops(neck, feat, 4) == 2 * (
         functional_once + 4 * functional_per_iter)
     modules_once = cells * (9 * 6 * 12 + 6 * 5)
     modules_per_iter = cells * (49 * 2 * 4 + 9 * 4 * 3 + 9 * 8 * 7 +
                                 9 * 7 * 2)
     logits = torch.zeros(2, 2, 6, 9)
-    counts = {iters: count_flops(refiner, feat, logits=logits,
+    counts = {iters: count_flops(neck, feat, logits=logits,
                                  iters=iters)['total'] for iters in (0, 3, 4)}
     assert counts[0] == 0
     assert counts[4] - counts[3] == 2 * (modules_per_iter +
@@ -255,7 +255,7 @@ def test_both_counts_and_table1_of_the_supplements_rrm(tmp_path):
     anet = BMNBackbone(feat_dim=400, temporal_dim=100)
     assert dense['parts']['backbone'] - fused['parts']['backbone'] == \
         bm_layer_dense_flops(anet, 1) - bm_layer_flops(anet, 1)
-    for key in ('head', 'refiner'):
+    for key in ('head', 'neck'):
         assert dense['parts'][key] == fused['parts'][key]
     assert fused['parts']['total'] == fused['iters']['10']
     table = report['table1']

@@ -25,7 +25,7 @@ model = dict(
         mlp_channels=64,
         # 'nearest' (the paper's CAR), 'bilinear' or 'exact'.
         mode='nearest'),
-    refiner=dict(
+    neck=dict(
         type='RRMRefiner',
         # The supplement's RRM: RAFT's SmallUpdateBlock on the map (hdim
         # 64, cdim 32 as its Fig. 4), on the map pooled by 2 (50 x 50

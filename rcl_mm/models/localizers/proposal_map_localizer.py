@@ -15,7 +15,8 @@ from rcl_mm.models.task_modules import (bmn_candidates, bmn_post_process,
                                         gtad_window_proposals, pad_segments,
                                         window_proposals)
 from rcl_mm.registry import MODELS
-from rcl_mm.models.localizers.state_dict_check import check_state_dict
+from rcl_mm.models.localizers.state_dict_check import (check_state_dict,
+                                                       upgrade_state_dict)
 from rcl_mm.utils.typing import ConfigType, OptConfigType, OptSampleList
 
 DEFAULT_TEST_CFG = dict(
@@ -98,7 +99,7 @@ class ProposalMapLocalizer(BaseModel):
             ``BaseDataPreprocessor``.
         init_cfg (dict, optional): Initialisation config.
         allow_missing_keys (Sequence[str]): Key prefixes (e.g.
-            ``'refiner.'``) that a loaded checkpoint may lack: parts
+            ``'neck.'``) that a loaded checkpoint may lack: parts
             trained from scratch when fine-tuning from another model.
             Defaults to none: any missing, unexpected or misshapen key of
             a checkpoint raises :class:`CheckpointMismatchError`.
@@ -425,9 +426,12 @@ class ProposalMapLocalizer(BaseModel):
                               strict, missing_keys, unexpected_keys,
                               error_msgs):
         # mmengine and torch both call this first on the model itself
-        # (prefix '') with the whole state dict: check it all here, as
-        # mmengine's strict=False would only log a mismatch.
+        # (prefix '') with the whole state dict, before its children read
+        # their parts from it: old key names are mapped, then it is all
+        # checked here, as mmengine's strict=False would only log a
+        # mismatch.
         if prefix == '':
+            upgrade_state_dict(state_dict)
             check_state_dict(self.state_dict(), state_dict,
                              self.allow_missing_keys, type(self).__name__)
         super()._load_from_state_dict(state_dict, prefix, local_metadata,

@@ -1,5 +1,5 @@
 # Copyright (c) rcl_mm contributors. All rights reserved.
-"""RCL: backbone -> CAR head -> recurrent refinement, on a proposal map."""
+"""RCL: backbone -> CAR head -> RRM neck, on a proposal map."""
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
@@ -14,7 +14,6 @@ from rcl_mm.models.task_modules import (anchor_candidates,
                                         post_process_proposals,
                                         scale_invariant_anchors,
                                         scale_invariant_samples)
-from rcl_mm.ops import project_and_pool
 from rcl_mm.registry import MODELS
 from rcl_mm.utils.typing import ConfigType, OptConfigType
 
@@ -37,14 +36,15 @@ DEFAULT_SAMPLER = dict(
 
 @MODELS.register_module()
 class RCLLocalizer(ProposalMapLocalizer):
-    """RCL on a proposal-map detector (BMN): CAR head and RRM refiner.
+    """RCL on a proposal-map detector (BMN): CAR head and RRM neck.
 
     `RCL: Recurrent Continuous Localization for Temporal Action Detection
     <https://arxiv.org/abs/2203.07112>`_. The backbone (e.g.
     :class:`BMNBackbone`) gives the boundary probabilities and the
     proposal map; :class:`RCLHead` turns the map into features F and the
-    dense logit map G_0 and scores any continuous segment;
-    :class:`RRMRefiner` refines G_0 into G_1 .. G_n. Inference uses G_n.
+    dense logit map G_0 and scores any continuous segment; the neck,
+    :class:`RRMRefiner`, refines G_0 into G_1 .. G_n with F. Inference
+    uses G_n. The data flow is backbone -> head -> neck.
 
     Scoring (``test_cfg['scoring']``). ``'supplement'`` (default), as the
     RCL supplement has it ("G-TAD and our RCL utilize this module [the
@@ -61,7 +61,12 @@ class RCLLocalizer(ProposalMapLocalizer):
     grid, as BMN), ``loss_car_reg`` / ``loss_car_cls`` (the head on
     scale-invariant continuous samples with exact tIoU targets, when
     ``train_cfg['sampler']`` is set) and ``loss_rrm_it<t>_reg`` /
-    ``_cls`` (the sequence loss of the refined maps).
+    ``_cls`` (the sequence loss of the refined maps). Each loss has one
+    owner: the head's :meth:`RCLHead.loss_by_feat` (G_0) and
+    :meth:`RCLHead.segment_loss_by_feat` (CAR), the neck's
+    :meth:`RRMRefiner.loss_by_feat` (with its
+    :meth:`RRMRefiner.stage_weights`), the boundary loss the criterion's
+    ``tem_loss``; :meth:`loss` builds the targets once and collects them.
 
     Weight compatibility: the backbone and the head's ``convs`` and
     ``out`` have the names and shapes of :class:`BMN`'s, so a checkpoint
@@ -72,9 +77,12 @@ class RCLLocalizer(ProposalMapLocalizer):
     Args:
         backbone (dict): Backbone config, e.g. ``BMNBackbone``.
         head (dict): ``RCLHead`` config.
-        refiner (dict): ``RRMRefiner`` config (its ``update_block``:
+        neck (dict): ``RRMRefiner`` config (its ``update_block``:
             ``'light'`` or the supplement's ``'raft_small'``). Defaults to
-            ``dict(type='RRMRefiner')``.
+            ``dict(type='RRMRefiner')``. Configs and checkpoints from
+            before the neck was named so (``refiner``) are refused with a
+            message (the config) or mapped (the checkpoint's keys, see
+            :func:`upgrade_state_dict`).
         loss (dict): Defaults to ``dict(type='RCLLoss')``.
         train_cfg (dict, optional): ``sampler``: the arguments of
             :func:`scale_invariant_samples` (``num_random``,
@@ -97,7 +105,7 @@ class RCLLocalizer(ProposalMapLocalizer):
     def __init__(self,
                  backbone: ConfigType,
                  head: ConfigType,
-                 refiner: ConfigType = dict(type='RRMRefiner'),
+                 neck: ConfigType = dict(type='RRMRefiner'),
                  loss: ConfigType = dict(type='RCLLoss'),
                  train_cfg: OptConfigType = dict(sampler=DEFAULT_SAMPLER),
                  test_cfg: OptConfigType = None,
@@ -112,7 +120,7 @@ class RCLLocalizer(ProposalMapLocalizer):
             data_preprocessor=data_preprocessor,
             init_cfg=init_cfg,
             allow_missing_keys=allow_missing_keys)
-        self.refiner = build_module(refiner)
+        self.neck = build_module(neck)
         train_cfg = dict(train_cfg or {})
         sampler = train_cfg.pop('sampler', None)
         if train_cfg:
@@ -140,8 +148,8 @@ class RCLLocalizer(ProposalMapLocalizer):
 
         Args:
             inputs (Tensor): B x C_in x T features.
-            iters (int, optional): RRM iterations; the refiner's default
-                if None.
+            iters (int, optional): RRM iterations; the neck's default if
+                None.
 
         Returns:
             tuple: ``feats`` (the backbone's dict), ``terms`` (the head's
@@ -151,24 +159,17 @@ class RCLLocalizer(ProposalMapLocalizer):
         """
         feats = self.backbone(inputs)
         feat = self.head.features(feats['proposal_map'])
-        terms, refiner_features = self.read_features(feat, iters)
+        terms, neck_features = self.read_features(feat, iters)
         logits = self.head.grid_logits(terms, feats['proposal_map'])
-        maps = self.refiner(feat, logits, iters=iters,
-                            features=refiner_features)
+        maps = self.neck(feat, logits, iters=iters, features=neck_features)
         return feats, terms, logits, maps
 
     def read_features(self, feat: Tensor,
                       iters: int = None) -> Tuple[Tensor, Optional[tuple]]:
-        """The head's cell terms and the refiner's readings of F.
-
-        The head's 1x1 layer, the refiner's fine-feature layer (``'light'``
-        block; ``'raft_small'`` has none) and its pooling all read F:
-        :func:`project_and_pool` applies them at once, with one gradient
-        buffer of F instead of two or three (about 40 ms of an ANet
-        training step on two CPU cores). Where the refiner would read F
-        differently (under autocast, which its float32 region opts out
-        of; its own mixed precision; no pooling; no iterations) each module
-        reads F itself.
+        """The head's cell terms and the neck's readings of F, in one read
+        of F where the neck shares it (:meth:`RRMRefiner.read_shared`:
+        about 40 ms of an ANet training step on two CPU cores), else each
+        module reading F itself.
 
         Args:
             feat (Tensor): B x C x D x T, F.
@@ -177,27 +178,12 @@ class RCLLocalizer(ProposalMapLocalizer):
         Returns:
             tuple: the cell terms (:meth:`RCLHead.cell_terms`) and
             :meth:`RRMRefiner.read_features` of F, or None where the
-            refiner is to read F itself.
+            neck is to read F itself.
         """
-        refiner = self.refiner
-        iters = refiner.iters if iters is None else iters
-        if (iters == 0 or not refiner.pools or refiner.mixed_precision
-                or torch.is_autocast_enabled(feat.device.type)):
+        shared = self.neck.read_shared(feat, self.head.cell_weights(), iters)
+        if shared is None:
             return self.head.cell_terms(feat), None
-        weight, bias = self.head.cell_weights()
-        num_terms = weight.size(0)
-        fine_weights = refiner.fine_weights()
-        if fine_weights is not None:
-            weight = torch.cat((weight, fine_weights[0]))
-            bias = torch.cat((bias, fine_weights[1]))
-        projected, coarse = project_and_pool(
-            feat, weight, bias,
-            *refiner.pool_matrices(feat.shape[-2:], feat.device))
-        if fine_weights is None:
-            return projected, (None, coarse)
-        terms, fine = projected.split(
-            [num_terms, projected.size(1) - num_terms], 1)
-        return terms, (fine, coarse)
+        return shared
 
     def _forward(self, inputs: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
         """``(sigmoid(G_n), start, end)``, as :class:`BMN` returns them.
@@ -248,13 +234,17 @@ class RCLLocalizer(ProposalMapLocalizer):
             data_samples, inputs.device)
         # One set of targets for G_0 .. G_n, in float32 (the refined maps'
         # precision) whatever an autocast made of G_0.
-        map_loss = self.loss_module.map_loss(gt_iou_map.float(),
-                                             self.backbone.valid_mask)
-        losses = map_loss(logits.sigmoid())
+        criterion = self.loss_module
+        map_targets = criterion.map_targets(gt_iou_map.float(),
+                                            self.backbone.valid_mask)
+        # In this order: the random draws (the map losses' anchor sampling,
+        # the segment sampler) and the keys' order are those of the
+        # checkpoints trained so far.
+        losses = self.head.loss_by_feat(logits, map_targets, criterion)
         losses.update(
-            self.loss_module.tem_loss(feats['start'], feats['end'],
-                                      gt_start.to(feats['start'].dtype),
-                                      gt_end.to(feats['end'].dtype)))
+            criterion.tem_loss(feats['start'], feats['end'],
+                               gt_start.to(feats['start'].dtype),
+                               gt_end.to(feats['end'].dtype)))
         if self.sampler is not None:
             gt_segments, gt_valid = self._gt_segments(data_samples,
                                                       inputs.device)
@@ -263,11 +253,11 @@ class RCLLocalizer(ProposalMapLocalizer):
                 **self.sampler)
             gt_iou = continuous_iou_targets(segments, gt_segments, gt_valid,
                                             self.temporal_dim)
-            confidences = self.segment_logits(feats, terms,
-                                              segments).sigmoid()
             losses.update(
-                self.loss_module.car_loss(confidences, gt_iou, valid))
-        losses.update(self.refiner.loss(maps, map_loss))
+                self.head.segment_loss_by_feat(
+                    self.segment_logits(feats, terms, segments), gt_iou,
+                    valid, criterion))
+        losses.update(self.neck.loss_by_feat(maps, map_targets, criterion))
         return losses
 
     def inference_anchors(self, device: torch.device) -> Tensor:
