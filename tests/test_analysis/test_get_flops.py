@@ -126,14 +126,14 @@ def test_rcl_head_flops_hand_case(mode):
     # Segments: the last layer and the offset columns (and exact ones).
     per_segment = 5 * 2 + 5 * 2 + (5 * 4 if mode == 'exact' else 0)
     assert rcl_head_flops(head, 3, segments=7) == 3 * 7 * per_segment
-    # The wrappers are gone afterwards.
-    assert 'cell_terms' not in vars(head)
+    # Nothing is left on the head.
+    assert 'cell_terms' not in vars(head) and not head._forward_hooks
 
 
 def test_shared_read_of_f_is_counted_as_the_cell_terms(monkeypatch):
     """The localizer computes the head's cell terms in the product it
     shares with the neck: the same count as RCLHead.cell_terms gives,
-    per part, and the wrapper is gone afterwards."""
+    per part, by hooks alone (nothing set on the model)."""
     from rcl_mm.models import RCLLocalizer
     torch.manual_seed(0)
     model = RCLLocalizer(
@@ -143,18 +143,77 @@ def test_shared_read_of_f_is_counted_as_the_cell_terms(monkeypatch):
         head=dict(type='RCLHead', in_channels=24, hidden_channels=8,
                   mlp_channels=4),
         neck=dict(type='RRMRefiner', in_channels=8, hdim=4, cdim=2,
-                     map_channels=2, feat_channels=3, head_channels=3,
-                     stride=2, iters=2))
+                  map_channels=2, feat_channels=3, head_channels=3,
+                  stride=2, iters=2))
     inputs = torch.randn(2, 12, 8)
     assert model.read_features(torch.randn(2, 8, 5, 8))[1] is not None
+    attributes = {name: dict(vars(m)) for name, m in model.named_modules()}
+    hooks = {name: (dict(m._forward_hooks), dict(m._forward_pre_hooks))
+             for name, m in model.named_modules()}
     shared = count_flops(model, inputs, mode='tensor')
-    assert 'read_features' not in vars(model)
+    assert {name: dict(vars(m))
+            for name, m in model.named_modules()} == attributes
+    assert {name: (dict(m._forward_hooks), dict(m._forward_pre_hooks))
+            for name, m in model.named_modules()} == hooks
     monkeypatch.setattr(model, 'read_features', lambda feat, iters=None:
                         (model.head.cell_terms(feat), None))
     separate = count_flops(model, inputs, mode='tensor')
     assert shared == separate
-    assert shared['head'] >= rcl_head_flops(model.head, 2,
-                                            terms_cells=5 * 8)
+    # The head: F's convolutions (modules) and its split layers on the
+    # 5 x 8 grid (cell terms and logits), as RCLHead.forward counts them.
+    head_alone = count_flops(model.head, torch.randn(2, 24, 5, 8))
+    assert shared['head'] == head_alone['total'] > rcl_head_flops(
+        model.head, 2, cells=40, terms_cells=40)
+    # Counted for one forward pass: other modes are refused.
+    from mmaction.structures import ActionDataSample
+    samples = [ActionDataSample(metainfo=dict(video_name=f'v{i}',
+                                              duration_second=8.))
+               for i in range(2)]
+    with pytest.raises(ValueError, match="mode='tensor'"):
+        count_flops(model.eval(), inputs, data_samples=samples,
+                    mode='predict')
+
+
+def test_registered_counter_of_a_new_module_type():
+    """A module type of one's own is counted by registering its counter
+    (the forward hook's arguments), attributed to its top-level part."""
+    from rcl_mm.models.complexity import FLOP_COUNTERS, register_flop_counter
+
+    class Scale(nn.Module):
+
+        def forward(self, x, factor=2):
+            return x * factor
+
+    class Model(nn.Module):
+
+        def __init__(self):
+            super().__init__()
+            self.body = nn.Sequential(nn.Conv1d(2, 3, 1), Scale())
+
+        def forward(self, x):
+            return self.body(x)
+
+    try:
+        register_flop_counter(Scale)(
+            lambda module, args, kwargs, output: 5 * output.numel())
+        counts = count_flops(Model(), torch.randn(1, 2, 4))
+    finally:
+        FLOP_COUNTERS.pop(Scale)
+    assert counts == dict(body=3 * 4 * 2 + 5 * 3 * 4,
+                          total=3 * 4 * 2 + 5 * 3 * 4)
+
+
+def test_count_taps_is_the_merged_plans_non_zero_weights():
+    """Two taps of one bin at the same index count once; a zero weight
+    not at all; per bin and segment."""
+    from rcl_mm.ops import count_taps
+    index = torch.tensor([[[0, 0, 1], [2, 3, 3]], [[1, 2, 2], [0, 1, 2]]])
+    weight = torch.tensor([[[.2, .3, .5], [.5, .25, .25]],
+                           [[0., .5, .5], [.1, 0., .9]]])
+    # Bins: {0, 1} 2; {2, 3} 2; {2} 1; {0, 2} 2.
+    assert count_taps(index, weight) == 7
+    with pytest.raises(ValueError, match='one shape'):
+        count_taps(index, weight[..., :2])
 
 
 def test_bm_layer_dense_flops_hand_case():
