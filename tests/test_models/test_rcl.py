@@ -543,6 +543,14 @@ def test_neck_reads_f_itself_where_it_would_read_it_differently():
     want_fine, want_coarse = model.neck.read_features(feat)
     torch.testing.assert_close(fine, want_fine)
     torch.testing.assert_close(coarse, want_coarse)
+    # The neck's public door: any other 1x1 layer read with its own.
+    weight, bias = torch.randn(3, 8), torch.randn(3)
+    other, (fine, coarse) = model.neck.read_shared(feat, (weight, bias))
+    torch.testing.assert_close(
+        other, torch.einsum('oc,bcdt->bodt', weight, feat) +
+        bias[:, None, None], rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(fine, want_fine)
+    assert model.neck.read_shared(feat, (weight, bias), iters=0) is None
 
 
 def test_grid_only_training_has_no_car_loss():
