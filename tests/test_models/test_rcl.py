@@ -1039,3 +1039,62 @@ def test_loss_dict_is_unchanged_to_the_bit(name):
     losses = model(inputs, make_samples(3), mode='loss')
     assert [(k, v.item().hex()) for k, v in losses.items()] == \
         EXPECTED_LOSSES[name]
+
+
+def test_sampler_and_anchor_set_from_task_utils():
+    """train_cfg.sampler and test_cfg.anchors are built from TASK_UTILS:
+    the older forms (the sampler's arguments alone, the anchor-set names)
+    give the same objects as the typed configs, and a registered class of
+    one's own plugs in."""
+    from rcl_mm.models.task_modules import (ScaleInvariantAnchors,
+                                            ScaleInvariantSampler,
+                                            scale_invariant_anchors)
+    from rcl_mm.registry import TASK_UTILS
+    old = tiny_model(train_cfg=dict(sampler=dict(num_random=7)))
+    typed = tiny_model(train_cfg=dict(sampler=dict(
+        type='ScaleInvariantSampler', num_random=7)))
+    for model in (old, typed):
+        assert isinstance(model.sampler, ScaleInvariantSampler)
+        assert vars(model.sampler) == dict(num_random=7, num_jitter=8,
+                                           min_duration=1.0,
+                                           jitter_ratio=0.25)
+    gt = torch.tensor([[[0.1, 0.4]]])
+    torch.manual_seed(3)
+    segments, valid = old.sampler(gt, torch.ones(1, 1, dtype=torch.bool),
+                                  T, D)
+    assert segments.shape == (1, 7 + 8, 2) and valid.all()
+    assert tiny_model().anchor_set is None  # 'grid'
+    named = tiny_model(test_cfg=dict(anchors='scale_invariant',
+                                     num_scales=4)).inference_anchors('cpu')
+    built = tiny_model(test_cfg=dict(anchors=dict(
+        type='ScaleInvariantAnchors', num_scales=4))).inference_anchors('cpu')
+    assert torch.equal(named, built)
+    assert torch.equal(named, scale_invariant_anchors(T, D, 4))
+    assert isinstance(tiny_model(test_cfg=dict(
+        anchors='scale_invariant')).anchor_set, ScaleInvariantAnchors)
+    with pytest.raises(ValueError, match='test_cfg.anchors'):
+        tiny_model(test_cfg=dict(anchors='dense'))
+
+    @TASK_UTILS.register_module(force=True)
+    class TwoAnchors:
+        """Two fixed segments: the whole window and its first half."""
+
+        def __call__(self, temporal_dim, duration_dim, device=None):
+            return torch.tensor([[0., temporal_dim], [0., temporal_dim / 2]],
+                                device=device)
+
+    try:
+        model = tiny_model(test_cfg=dict(anchors=dict(type='TwoAnchors'),
+                                         top_k=5)).eval()
+        randomize(model)
+        x = torch.randn(2, C_IN, T)
+        with torch.no_grad():
+            segments, scores, valid = model.window_candidates(x)
+            _, want = model.score_segments(
+                x, torch.tensor([[0., T], [0., T / 2]]).expand(2, -1, -1))
+        torch.testing.assert_close(
+            segments, torch.tensor([[0., 1.], [0., .5]]).expand(2, -1, -1))
+        torch.testing.assert_close(scores, want)
+        assert valid.all()
+    finally:
+        TASK_UTILS.module_dict.pop('TwoAnchors')

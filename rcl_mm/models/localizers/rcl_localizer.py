@@ -6,14 +6,12 @@ import torch
 from mmaction.structures import ActionDataSample
 from torch import Tensor
 
-from rcl_mm.models.builder import build_module
-from rcl_mm.models.task_modules import (anchor_candidates,
-                                        cls_reg_scores,
+from rcl_mm.models.builder import build_module, build_task_util
+from rcl_mm.models.task_modules import (ScaleInvariantAnchors,
+                                        anchor_candidates, cls_reg_scores,
                                         continuous_iou_targets,
                                         nearest_anchor, pad_segments,
-                                        post_process_proposals,
-                                        scale_invariant_anchors,
-                                        scale_invariant_samples)
+                                        post_process_proposals)
 from rcl_mm.registry import MODELS
 from rcl_mm.utils.typing import ConfigType, OptConfigType
 
@@ -28,6 +26,8 @@ RCL_DEFAULT_TEST_CFG = dict(
     num_scales=16,
     min_duration=1.0,
     stride_ratio=0.25)
+#: The string forms of ``test_cfg.anchors`` (a dict builds an anchor set
+#: from TASK_UTILS, e.g. ``dict(type='ScaleInvariantAnchors', ...)``).
 ANCHOR_SETS = ('grid', 'scale_invariant')
 SCORING_RULES = ('supplement', 'bmn')
 DEFAULT_SAMPLER = dict(
@@ -84,16 +84,21 @@ class RCLLocalizer(ProposalMapLocalizer):
             message (the config) or mapped (the checkpoint's keys, see
             :func:`upgrade_state_dict`).
         loss (dict): Defaults to ``dict(type='RCLLoss')``.
-        train_cfg (dict, optional): ``sampler``: the arguments of
-            :func:`scale_invariant_samples` (``num_random``,
-            ``num_jitter``, ``min_duration``, ``jitter_ratio``), or None
-            to train on the grid only. Defaults to
-            ``dict(sampler=DEFAULT_SAMPLER)``.
+        train_cfg (dict, optional): ``sampler``: a sampler config built
+            from TASK_UTILS (type :class:`ScaleInvariantSampler` if not
+            given, so the arguments of :func:`scale_invariant_samples`
+            alone, ``num_random``, ``num_jitter``, ``min_duration``,
+            ``jitter_ratio``, still configure it; a registered type of
+            one's own is called the same way), or None to train on the
+            grid only. Defaults to ``dict(sampler=DEFAULT_SAMPLER)``.
         test_cfg (dict, optional): :class:`ProposalMapLocalizer`'s keys
             plus ``anchors`` (``'grid'``: the cells of G_n;
             ``'scale_invariant'``: the anchors of
             :func:`scale_invariant_anchors` with ``num_scales``,
-            ``min_duration``, ``stride_ratio``) and ``scoring``
+            ``min_duration``, ``stride_ratio``; or an anchor-set config
+            built from TASK_UTILS, e.g. ``dict(type=
+            'ScaleInvariantAnchors', num_scales=8)``, whose anchors are
+            scored by :meth:`score_segments`) and ``scoring``
             (``'supplement'`` or ``'bmn'``, see above).
         data_preprocessor (dict, optional): Defaults to None.
         init_cfg (dict, optional): Initialisation config.
@@ -126,13 +131,13 @@ class RCLLocalizer(ProposalMapLocalizer):
         if train_cfg:
             raise KeyError(f'Unknown train_cfg keys {sorted(train_cfg)}; '
                            "known: ['sampler'].")
-        self.sampler = None if sampler is None else dict(
-            DEFAULT_SAMPLER, **sampler)
-        for key, allowed in (('anchors', ANCHOR_SETS),
-                             ('scoring', SCORING_RULES)):
-            if self.test_cfg[key] not in allowed:
-                raise ValueError(f'test_cfg.{key} must be one of {allowed},'
-                                 f' got {self.test_cfg[key]!r}')
+        self.sampler = None if sampler is None else build_task_util(
+            sampler, 'ScaleInvariantSampler')
+        if self.test_cfg['scoring'] not in SCORING_RULES:
+            raise ValueError(f'test_cfg.scoring must be one of '
+                             f'{SCORING_RULES}, got '
+                             f"{self.test_cfg['scoring']!r}")
+        self.anchor_set  # noqa: B018  (a bad anchors setting fails here)
         if self.test_cfg['post_processing'] != 'bmn':
             # RCL's scoring is test_cfg.scoring; its Soft-NMS and top-k
             # are BMN's ("other settings are maintained the same as those
@@ -248,9 +253,9 @@ class RCLLocalizer(ProposalMapLocalizer):
         if self.sampler is not None:
             gt_segments, gt_valid = self._gt_segments(data_samples,
                                                       inputs.device)
-            segments, valid = scale_invariant_samples(
-                gt_segments, gt_valid, self.temporal_dim, self.duration_dim,
-                **self.sampler)
+            segments, valid = self.sampler(gt_segments, gt_valid,
+                                           self.temporal_dim,
+                                           self.duration_dim)
             gt_iou = continuous_iou_targets(segments, gt_segments, gt_valid,
                                             self.temporal_dim)
             losses.update(
@@ -260,12 +265,40 @@ class RCLLocalizer(ProposalMapLocalizer):
         losses.update(self.neck.loss_by_feat(maps, map_targets, criterion))
         return losses
 
+    @property
+    def anchor_set(self) -> Optional[object]:
+        """The anchor set ``test_cfg['anchors']`` names, None for
+        ``'grid'`` (G_n's cells, read from the map).
+
+        ``'scale_invariant'`` is :class:`ScaleInvariantAnchors` with
+        ``test_cfg``'s ``num_scales``, ``min_duration`` and
+        ``stride_ratio``; a dict is built from TASK_UTILS. Read from
+        ``test_cfg`` at each use, so a changed setting takes effect.
+        """
+        anchors = self.test_cfg['anchors']
+        if isinstance(anchors, str):
+            if anchors not in ANCHOR_SETS:
+                raise ValueError(f'test_cfg.anchors must be one of '
+                                 f'{ANCHOR_SETS} or an anchor-set config '
+                                 f'(TASK_UTILS), got {anchors!r}')
+            if anchors == 'grid':
+                return None
+            cfg = self.test_cfg
+            return ScaleInvariantAnchors(cfg['num_scales'],
+                                         cfg['min_duration'],
+                                         cfg['stride_ratio'])
+        return build_task_util(anchors)
+
     def inference_anchors(self, device: torch.device) -> Tensor:
-        """The scale-invariant anchor set of ``test_cfg``, K x 2."""
-        cfg = self.test_cfg
-        return scale_invariant_anchors(
-            self.temporal_dim, self.duration_dim, cfg['num_scales'],
-            cfg['min_duration'], cfg['stride_ratio'], device=device)
+        """The anchors of :attr:`anchor_set` (the scale-invariant set of
+        ``test_cfg`` for ``'grid'``), K x 2 in snippet-boundary units."""
+        anchor_set = self.anchor_set
+        if anchor_set is None:
+            cfg = self.test_cfg
+            anchor_set = ScaleInvariantAnchors(cfg['num_scales'],
+                                               cfg['min_duration'],
+                                               cfg['stride_ratio'])
+        return anchor_set(self.temporal_dim, self.duration_dim, device)
 
     def score_segments(self, inputs: Tensor,
                        segments: Tensor) -> Tuple[Tensor, Tensor]:
@@ -333,7 +366,7 @@ class RCLLocalizer(ProposalMapLocalizer):
         - ``'grid'``, ``'supplement'``: :meth:`grid_candidates` of G_n;
         - ``'grid'``, ``'bmn'``: BMN's candidates on G_n
           (:func:`bmn_candidates`);
-        - ``'scale_invariant'``: every anchor of
+        - ``'scale_invariant'`` or an anchor-set config: every anchor of
           :meth:`inference_anchors`, scored by :meth:`score_segments`.
 
         Returns:
@@ -341,7 +374,7 @@ class RCLLocalizer(ProposalMapLocalizer):
             ``valid`` B x K.
         """
         cfg = self.test_cfg
-        if cfg['anchors'] == 'grid':
+        if self.anchor_set is None:
             if cfg['scoring'] == 'bmn':
                 return super().window_candidates(inputs)
             confidence_map, _, _ = self._forward(inputs)

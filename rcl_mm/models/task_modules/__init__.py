@@ -9,7 +9,8 @@ from .post_processing import (anchor_candidates, bmn_candidates,
                               merge_window_proposals,
                               post_process_proposals, soft_nms,
                               window_proposals)
-from .rcl_sampling import (continuous_iou_targets, grid_segments,
+from .rcl_sampling import (ScaleInvariantAnchors, ScaleInvariantSampler,
+                           continuous_iou_targets, grid_segments,
                            nearest_anchor, scale_invariant_anchors,
                            scale_invariant_samples)
 
@@ -21,5 +22,6 @@ __all__ = [
     'gtad_post_process', 'gtad_window_proposals', 'anchor_candidates',
     'cls_reg_scores',
     'continuous_iou_targets', 'grid_segments', 'nearest_anchor',
-    'scale_invariant_anchors', 'scale_invariant_samples'
+    'scale_invariant_anchors', 'scale_invariant_samples',
+    'ScaleInvariantAnchors', 'ScaleInvariantSampler'
 ]
