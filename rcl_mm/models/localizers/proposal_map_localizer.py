@@ -89,9 +89,10 @@ class ProposalMapLocalizer(BaseModel):
             ``feature_extraction_interval`` (frames per snippet, for
             mmaction2's duration rule), ``window_top_k`` (candidates kept
             per window of windowed data, see :meth:`predict`) and
-            ``soft_nms_impl`` (``'auto'``, ``'torch'`` or ``'triton'``, see
-            :func:`soft_nms`), ``post_processing`` (``'bmn'``, or
-            ``'gtad'``: the authors' G-TAD rule, see
+            ``soft_nms_impl`` (``'auto'``, ``'torch'`` or ``'triton'``, or
+            a pick loop's TASK_UTILS config, see :func:`soft_nms`),
+            ``post_processing`` (``'bmn'``, or ``'gtad'``: the authors'
+            G-TAD rule, see
             :func:`gtad_post_process` and :func:`gtad_window_proposals`)
             and ``max_proposal_snippets`` (``'gtad'`` windows). Missing
             keys take BMN's ActivityNet values.

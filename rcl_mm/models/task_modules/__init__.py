@@ -2,7 +2,8 @@
 """Target assignment and proposal post-processing for BMN and RCL."""
 from .bmn_targets import (bmn_targets, pad_segments, segment_ioa, segment_iou,
                           wide_float_dtype)
-from .post_processing import (anchor_candidates, bmn_candidates,
+from .post_processing import (TorchSoftNMSPicks, TritonSoftNMSPicks,
+                              anchor_candidates, bmn_candidates,
                               bmn_post_process, bmn_video_duration,
                               cls_reg_scores, gtad_post_process,
                               gtad_soft_nms, gtad_window_proposals,
@@ -23,5 +24,6 @@ __all__ = [
     'cls_reg_scores',
     'continuous_iou_targets', 'grid_segments', 'nearest_anchor',
     'scale_invariant_anchors', 'scale_invariant_samples',
-    'ScaleInvariantAnchors', 'ScaleInvariantSampler'
+    'ScaleInvariantAnchors', 'ScaleInvariantSampler', 'TorchSoftNMSPicks',
+    'TritonSoftNMSPicks'
 ]
