@@ -137,7 +137,8 @@ class RCLLocalizer(ProposalMapLocalizer):
             raise ValueError(f'test_cfg.scoring must be one of '
                              f'{SCORING_RULES}, got '
                              f"{self.test_cfg['scoring']!r}")
-        self.anchor_set  # noqa: B018  (a bad anchors setting fails here)
+        # A bad test_cfg.anchors fails here, not at the first test.
+        _ = self.anchor_set
         if self.test_cfg['post_processing'] != 'bmn':
             # RCL's scoring is test_cfg.scoring; its Soft-NMS and top-k
             # are BMN's ("other settings are maintained the same as those
