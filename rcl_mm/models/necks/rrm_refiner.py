@@ -1,5 +1,6 @@
 # Copyright (c) rcl_mm contributors. All rights reserved.
-"""RCL's recurrent refinement module (RRM): a ConvGRU on the D x T map."""
+"""RCL's recurrent refinement module (RRM), the localizer's neck: a ConvGRU
+on the D x T map."""
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
@@ -291,7 +292,8 @@ class RRMRefiner(BaseModule):
 
     `RCL: Recurrent Continuous Localization for Temporal Action Detection
     <https://arxiv.org/abs/2203.07112>`_, supplement Fig. 4 and eq. (1).
-    The map is refined in logit space. A context network (a 3x3 conv)
+    RCL's neck (``model.neck``): it refines the head's map G_0 with the
+    head's features F, after the head. The map is refined in logit space. A context network (a 3x3 conv)
     over the proposal features F gives the initial hidden state (``hdim``
     channels, tanh) and a context input (``cdim``, ReLU). Each iteration
     detaches the map, encodes it, builds ``x_t = concat(encoded map,
