@@ -10,4 +10,4 @@ work_dir = './work_dirs/rcl_bmn_anet_from_mmaction2'
 load_from = 'checkpoints/bmn_400x100_rcl_mm.pth'
 # The RCL parts are new: the checkpoint may lack them (any other missing,
 # unexpected or misshapen key still stops the loading).
-model = dict(allow_missing_keys=['head.car.', 'refiner.'])
+model = dict(allow_missing_keys=['head.car.', 'neck.'])

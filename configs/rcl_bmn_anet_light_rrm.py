@@ -8,13 +8,13 @@
 # other (different layers): a checkpoint trained with the light RRM
 # (every RCL config before the supplement's RRM became the default) loads
 # with this config. The same block in any RCL config: --cfg-options
-# model.refiner.update_block=light model.refiner.stride=6
-# model.refiner.head_channels=16.
+# model.neck.update_block=light model.neck.stride=6
+# model.neck.head_channels=16.
 _base_ = ['rcl_bmn_anet.py']
 work_dir = './work_dirs/rcl_bmn_anet_light_rrm'
 
 model = dict(
-    refiner=dict(
+    neck=dict(
         _delete_=True,
         type='RRMRefiner',
         update_block='light',

@@ -31,7 +31,7 @@ model = dict(
     # The supplement's RRM (RAFT's SmallUpdateBlock) on the map pooled by
     # 2, as configs/rcl_bmn_anet.py; update_block='light' with stride=6
     # and head_channels=16 is the cheaper one (docs/rcl.md).
-    refiner=dict(
+    neck=dict(
         type='RRMRefiner', update_block='raft_small', in_channels=128,
         hdim=64, cdim=32, encoder_channels=(96, 64, 32, 80),
         head_channels=128, stride=2, iters=10, gamma=0.8),
@@ -50,7 +50,7 @@ model = dict(
     # The RCL parts are new, so the converted BMN checkpoint lacks them;
     # they start with zero output (the model's map is BMN's). Any other
     # missing, unexpected or misshapen key still stops the loading.
-    allow_missing_keys=['head.car.', 'refiner.'])
+    allow_missing_keys=['head.car.', 'neck.'])
 load_from = 'checkpoints/bmn_400x100_rcl_mm.pth'
 work_dir = './work_dirs/rcl_bmn_mmaction2_anet'
 # mmaction2's ANetMetric: results into this run's work dir (the base's

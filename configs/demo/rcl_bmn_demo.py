@@ -11,7 +11,7 @@ _base_ = ['../_base_/models/rcl_bmn_400x100.py', '../_base_/demo.py']
 model = dict(
     backbone=dict(num_samples=16, hidden_dim_1d=128, hidden_dim_3d=128),
     head=dict(in_channels=128, hidden_channels=64, mlp_channels=32),
-    refiner=dict(
+    neck=dict(
         in_channels=64,
         hdim=32,
         cdim=16,

@@ -14,7 +14,7 @@ model = dict(
         hidden_dim_1d=64,
         hidden_dim_3d=64),
     head=dict(in_channels=64, hidden_channels=32, mlp_channels=16),
-    refiner=dict(
+    neck=dict(
         in_channels=32,
         hdim=16,
         cdim=8,

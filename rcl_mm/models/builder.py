@@ -1,11 +1,11 @@
 # Copyright (c) rcl_mm contributors. All rights reserved.
 """Build sub-modules in the ``rcl_mm`` scope, whatever the config's scope."""
-from typing import Union
+from typing import Any, Optional, Union
 
 import torch.nn as nn
 from mmengine.registry import DefaultScope
 
-from rcl_mm.registry import MODELS
+from rcl_mm.registry import MODELS, TASK_UTILS
 from rcl_mm.utils.typing import ConfigType
 
 
@@ -29,3 +29,25 @@ def build_module(cfg: Union[ConfigType, nn.Module]) -> nn.Module:
         return cfg
     with DefaultScope.overwrite_default_scope('rcl_mm'):
         return MODELS.build(cfg)
+
+
+def build_task_util(cfg: Any, default_type: Optional[str] = None) -> Any:
+    """Build a task utility (a sampler, an anchor set) from TASK_UTILS in
+    the ``rcl_mm`` scope, as :func:`build_module` builds modules.
+
+    Args:
+        cfg (dict | object): A config (``type`` optional where
+            ``default_type`` is given: the older form, the arguments
+            alone), or a built object, returned as is.
+        default_type (str, optional): The type of a config without one.
+
+    Returns:
+        object: The built utility.
+    """
+    if not isinstance(cfg, dict):
+        return cfg
+    cfg = dict(cfg)
+    if default_type is not None:
+        cfg.setdefault('type', default_type)
+    with DefaultScope.overwrite_default_scope('rcl_mm'):
+        return TASK_UTILS.build(cfg)

@@ -1,13 +1,25 @@
 # Copyright (c) rcl_mm contributors. All rights reserved.
-"""FLOP counting of the localizers, with a handle for the fused BM layer.
+"""FLOP counting of the localizers by forward hooks and registered counters.
 
 mmengine's ``get_model_complexity_info`` traces the model with
 ``torch.jit``; our CARAlign op builds its sampling plan in Python from
 tensor values (tile widths, bag offsets), which a trace cannot follow, so
-it fails on every BMN-based model. We count with forward hooks instead,
-in mmengine's (fvcore's) convention: one multiply-accumulate is one FLOP,
-convolutions and linear layers are counted, element-wise operations
-(activations, GRU gating, pooling, interpolation) are not.
+it fails on every BMN-based model. torch's ``FlopCounterMode`` counts every
+matrix product, the interpolations written as products included, which
+papers (and this count) leave out. We count in mmengine's (fvcore's)
+convention instead: one multiply-accumulate is one FLOP, convolutions and
+linear layers are counted, element-wise operations (activations, GRU
+gating, pooling, interpolation) are not.
+
+Each module type with a cost is counted by a forward hook that calls its
+counter (:data:`FLOP_COUNTERS`, :func:`register_flop_counter`; mmcv's
+pattern): convolutions and linear layers from their output, and the
+modules that compute with their weights split or fused (so that parts are
+computed once) from what they are given: the BM layer
+(:class:`BMNBackbone`, from its plan's taps, :func:`rcl_mm.ops.count_taps`),
+the RRM neck (:func:`rrm_functional_flops`), the CAR head
+(:func:`rcl_head_flops`) on the grid, as :meth:`RCLHead.forward` or the
+localizer's ``mode='tensor'`` applies it. Nothing is patched on the model.
 
 Two counts of the BM layer. ``'fused'`` (what runs): the fused BM layer
 (:meth:`BMNBackbone.boundary_matching`) is counted as what it computes,
@@ -17,12 +29,9 @@ plan, at most ``2 * S`` per bin and anchor). ``'dense'`` (the
 dense-equivalent count, as papers count BMN-based models): the BM layer
 and its 3-D convolution as mmaction2's BMN computes them, the sampling
 mask product ``B x C x T`` times ``T x (N * D * T)`` and the 3-D conv
-over the N samples (:func:`bm_layer_dense_flops`). Layers that the RRM
-refiner and the RCL head apply with their weights split (so that parts
-are computed once) are counted as applied, by :func:`rrm_functional_flops`
-and :func:`rcl_head_flops`, in both counts.
+over the N samples (:func:`bm_layer_dense_flops`).
 """
-from typing import Callable, Dict, List
+from typing import Callable, Dict, Mapping, Optional, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -30,8 +39,9 @@ from torch import Tensor
 
 from rcl_mm.models.backbones.bmn import BMNBackbone
 from rcl_mm.models.heads.rcl_head import RCLHead
-from rcl_mm.models.heads.rrm_refiner import RRMRefiner
-from rcl_mm.ops.car_align import _merge_bins
+from rcl_mm.models.localizers.rcl_localizer import RCLLocalizer
+from rcl_mm.models.necks.rrm_refiner import RRMRefiner
+from rcl_mm.ops import count_taps
 
 
 def _conv_flops(module: nn.Module, output: Tensor) -> int:
@@ -55,9 +65,8 @@ def bm_layer_flops(backbone: BMNBackbone, batch: int) -> int:
     out_channels = backbone.hidden_dim_3d
     bmm = (backbone.temporal_dim * backbone.hidden_dim_1d * out_channels *
            backbone.num_samples)
-    _, weight = _merge_bins(backbone.grid_sample_index[None],
-                            backbone.grid_sample_weight[None])
-    taps = int((weight != 0).sum())
+    taps = count_taps(backbone.grid_sample_index,
+                      backbone.grid_sample_weight)
     return batch * (bmm + out_channels * taps)
 
 
@@ -83,14 +92,14 @@ def bm_layer_dense_flops(backbone: BMNBackbone, batch: int) -> int:
     return batch * (mask_product + conv3d)
 
 
-def _small_block_functional_flops(refiner: RRMRefiner, batch: int,
+def _small_block_functional_flops(neck: RRMRefiner, batch: int,
                                   coarse: int, iters: int) -> int:
     """The ``'raft_small'`` block's convolutions applied in parts, on
     ``coarse`` pooled cells: the encoder's fusing conv (its F-branch
     columns once, its map-branch columns every iteration) and the GRU
     (its context columns once, hidden state and encoder output every
     iteration). Its other layers are modules, counted by their hooks."""
-    block = refiner.update_block
+    block = neck.update_block
     fuse = block.encoder.conv
     fuse_kernel = fuse.kernel_size[0] * fuse.kernel_size[1]
     map_branch = block.encoder.convm2.out_channels
@@ -99,12 +108,12 @@ def _small_block_functional_flops(refiner: RRMRefiner, batch: int,
         feat_branch + iters * map_branch)
     gru = block.gru
     kernel = gru.convz.kernel_size[0] * gru.convz.kernel_size[1]
-    gru_flops = coarse * kernel * 3 * refiner.hdim * (
-        refiner.cdim + iters * (refiner.hdim + block.encoder.output_channels))
+    gru_flops = coarse * kernel * 3 * neck.hdim * (
+        neck.cdim + iters * (neck.hdim + block.encoder.output_channels))
     return batch * (fuse_flops + gru_flops)
 
 
-def rrm_functional_flops(refiner: RRMRefiner, feat: Tensor,
+def rrm_functional_flops(neck: RRMRefiner, feat: Tensor,
                          iters: int) -> int:
     """FLOPs of the convolutions :class:`RRMRefiner` applies in parts.
 
@@ -115,7 +124,7 @@ def rrm_functional_flops(refiner: RRMRefiner, feat: Tensor,
     conv: its hidden-state part on the pooled grid before upsampling, its
     map part on the full grid every iteration, its fine-feature part once;
     its last 1x1 conv on the full grid every iteration. The fine features'
-    1x1 conv (``fine_feat``) once. The refiner's other layers are
+    1x1 conv (``fine_feat``) once. The neck's other layers are
     modules, counted by their hooks; the upsampling (interpolation) is not
     counted.
 
@@ -124,7 +133,7 @@ def rrm_functional_flops(refiner: RRMRefiner, feat: Tensor,
     ``delta_t`` is not counted either).
 
     Args:
-        refiner (RRMRefiner): The refiner.
+        neck (RRMRefiner): The neck.
         feat (Tensor): Its ``B x C x D x T`` input.
         iters (int): Iterations run.
 
@@ -139,24 +148,24 @@ def rrm_functional_flops(refiner: RRMRefiner, feat: Tensor,
     if iters == 0:
         return 0
     batch, _, duration, temporal = feat.shape
-    stride = refiner.stride
+    stride = neck.stride
     coarse = -(-duration // stride) * -(-temporal // stride)
-    if refiner.block_type == 'raft_small':
-        return _small_block_functional_flops(refiner, batch, coarse, iters)
+    if neck.block_type == 'raft_small':
+        return _small_block_functional_flops(neck, batch, coarse, iters)
     cells = duration * temporal
-    gru = refiner.gru
+    gru = neck.gru
     kernel = gru.convz.kernel_size[0] * gru.convz.kernel_size[1]
-    map_channels = refiner.map_enc[0].out_channels
-    static_channels = gru.convz.in_channels - refiner.hdim - map_channels
-    gru_flops = coarse * kernel * 3 * refiner.hdim * (
-        static_channels + iters * (refiner.hdim + map_channels))
-    head = refiner.delta_head[0]
-    hidden_channels, map_part, fine_channels = refiner.head_input_split()
+    map_channels = neck.map_enc[0].out_channels
+    static_channels = gru.convz.in_channels - neck.hdim - map_channels
+    gru_flops = coarse * kernel * 3 * neck.hdim * (
+        static_channels + iters * (neck.hdim + map_channels))
+    head = neck.delta_head[0]
+    hidden_channels, map_part, fine_channels = neck.head_input_split()
     # The map part (2 -> H) and the last layer (H -> 2) per cell.
     per_iter = coarse * hidden_channels + cells * (map_part + 2)
     head_flops = head.out_channels * (cells * fine_channels +
                                       iters * per_iter)
-    fine = refiner.fine_feat[0]
+    fine = neck.fine_feat[0]
     fine_flops = cells * fine.out_channels * fine.in_channels
     return batch * (gru_flops + head_flops + fine_flops)
 
@@ -191,52 +200,96 @@ def rcl_head_flops(head: RCLHead, batch: int, cells: int = 0,
                     (4 * mlp + exact))
 
 
-def _count_head_calls(head: RCLHead,
-                      add: Callable[[int], None]) -> List[str]:
-    """Wrap the head's functional methods (instance attributes) so that
-    each call adds its :func:`rcl_head_flops`; returns the names set."""
-
-    def cell_terms(feat, _fn=head.cell_terms):
-        add(rcl_head_flops(head, feat.size(0),
-                           terms_cells=feat[0, 0].numel()))
-        return _fn(feat)
-
-    def grid_logits(terms, *args, _fn=head.grid_logits, **kwargs):
-        add(rcl_head_flops(head, terms.size(0), cells=terms[0, 0].numel()))
-        return _fn(terms, *args, **kwargs)
-
-    def segment_logits(terms, segments, *args, _fn=head.segment_logits,
-                       **kwargs):
-        add(rcl_head_flops(head, terms.size(0), segments=segments.size(1)))
-        return _fn(terms, segments, *args, **kwargs)
-
-    wrappers = dict(cell_terms=cell_terms, grid_logits=grid_logits,
-                    segment_logits=segment_logits)
-    for name, fn in wrappers.items():
-        object.__setattr__(head, name, fn)
-    return list(wrappers)
-
-
-def _count_shared_reads(localizer: nn.Module,
-                        add: Callable[[int], None]) -> List[str]:
-    """Wrap an RCL localizer's ``read_features``: where it computes the
-    head's cell terms in the product it shares with the refiner (not by
-    :meth:`RCLHead.cell_terms`), add their FLOPs; returns the names set.
-    The refiner's fine features are counted with the refiner either way
-    (:func:`rrm_functional_flops`)."""
-
-    def read_features(feat, *args, _fn=localizer.read_features, **kwargs):
-        terms, refiner_features = _fn(feat, *args, **kwargs)
-        if refiner_features is not None:
-            add(rcl_head_flops(localizer.head, feat.size(0),
-                               terms_cells=feat[0, 0].numel()))
-        return terms, refiner_features
-
-    object.__setattr__(localizer, 'read_features', read_features)
-    return ['read_features']
-
-
 BM_COUNTS = ('fused', 'dense')
+#: What a counter returns: FLOPs (the same in both counts) or FLOPs per
+#: count of :data:`BM_COUNTS`.
+FlopCount = Union[int, Mapping[str, int]]
+#: Module type -> ``(counter, owner)``. ``counter(module, args, kwargs,
+#: output)`` gives the FLOPs of one call of ``module`` (its forward hook's
+#: arguments); ``owner(module)`` the module they are attributed to (None:
+#: the module itself).
+FLOP_COUNTERS: Dict[type, Tuple[Callable[..., FlopCount],
+                                Optional[Callable[[nn.Module],
+                                                  nn.Module]]]] = {}
+
+
+def register_flop_counter(module_type: type,
+                          owner: Optional[Callable[[nn.Module],
+                                                   nn.Module]] = None):
+    """Register the FLOP counter of a module type (a decorator).
+
+    The counter runs in a forward hook of each module of that type (or a
+    subclass) in the counted model: ``counter(module, args, kwargs,
+    output) -> int`` or ``{'fused': int, 'dense': int}``.
+
+    Args:
+        module_type (type): An ``nn.Module`` subclass.
+        owner (callable, optional): ``module -> the module whose part of
+            the model the FLOPs belong to``, for a module that counts work
+            done with another's weights (the localizer's use of its
+            head's layers). Defaults to the module itself.
+    """
+
+    def register(counter: Callable[..., FlopCount]):
+        FLOP_COUNTERS[module_type] = (counter, owner)
+        return counter
+
+    return register
+
+
+def _counter_of(module: nn.Module):
+    for klass in type(module).__mro__:
+        if klass in FLOP_COUNTERS:
+            return FLOP_COUNTERS[klass]
+    return None
+
+
+@register_flop_counter(nn.Conv1d)
+@register_flop_counter(nn.Conv2d)
+@register_flop_counter(nn.Conv3d)
+def _count_conv(module, args, kwargs, output) -> int:
+    return _conv_flops(module, output)
+
+
+@register_flop_counter(nn.Linear)
+def _count_linear(module, args, kwargs, output) -> int:
+    return output.numel() * module.in_features
+
+
+@register_flop_counter(BMNBackbone)
+def _count_bm_layer(module, args, kwargs, output) -> Dict[str, int]:
+    batch = args[0].size(0)
+    return dict(fused=bm_layer_flops(module, batch),
+                dense=bm_layer_dense_flops(module, batch))
+
+
+@register_flop_counter(RRMRefiner)
+def _count_rrm(module, args, kwargs, output) -> int:
+    feat = args[0] if args else kwargs['feat']
+    return rrm_functional_flops(module, feat, len(output))
+
+
+@register_flop_counter(RCLHead)
+def _count_rcl_head(module, args, kwargs, output) -> int:
+    # forward: the cell terms and the logits of every grid cell.
+    cells = output[0, 0].numel()
+    return rcl_head_flops(module, output.size(0), cells=cells,
+                          terms_cells=cells)
+
+
+@register_flop_counter(RCLLocalizer, owner=lambda localizer: localizer.head)
+def _count_rcl_localizer(module, args, kwargs, output) -> int:
+    """The head's split layers as the localizer applies them: in
+    ``mode='tensor'`` (``extract``), the cell terms and the logits of every
+    grid cell, whether the neck shares the read of F or not."""
+    mode = args[2] if len(args) > 2 else kwargs.get('mode', 'tensor')
+    if mode != 'tensor':
+        raise ValueError("RCLLocalizer's FLOPs are counted in "
+                         f"mode='tensor' (one forward pass), got {mode!r}")
+    inputs = args[0] if args else kwargs['inputs']
+    cells = module.duration_dim * module.temporal_dim
+    return rcl_head_flops(module.head, len(inputs), cells=cells,
+                          terms_cells=cells)
 
 
 def count_flops(model: nn.Module, inputs: Tensor, bm_count: str = 'fused',
@@ -255,7 +308,7 @@ def count_flops(model: nn.Module, inputs: Tensor, bm_count: str = 'fused',
 
     Returns:
         dict[str, int]: ``total`` and one entry per named child of
-        ``model`` (e.g. ``backbone``, ``head``, ``refiner``).
+        ``model`` (e.g. ``backbone``, ``head``, ``neck``).
     """
     if bm_count not in BM_COUNTS:
         raise ValueError(f'bm_count must be one of {BM_COUNTS}, got '
@@ -273,64 +326,29 @@ def count_flops_both(model: nn.Module, inputs: Tensor,
         it.
     """
     counts = dict(fused={}, dense={})
-    handles = []
     prefix = {}
     for child_name, child in model.named_children():
         for module in child.modules():
             prefix[id(module)] = child_name
 
-    def add(module, value, which=BM_COUNTS):
-        name = prefix.get(id(module), 'other')
-        for key in which:
+    def hook(module, args, kwargs, output):
+        counter, owner = _counter_of(module)
+        flops = counter(module, args, kwargs, output)
+        if not isinstance(flops, Mapping):
+            flops = dict.fromkeys(BM_COUNTS, flops)
+        name = prefix.get(id(owner(module) if owner else module), 'other')
+        for key, value in flops.items():
             counts[key][name] = counts[key].get(name, 0) + int(value)
 
-    def conv_hook(module, args, output):
-        add(module, _conv_flops(module, output))
-
-    def linear_hook(module, args, output):
-        add(module, output.numel() * module.in_features)
-
-    def bm_hook(module, args, output):
-        batch = args[0].size(0)
-        add(module, bm_layer_flops(module, batch), ('fused', ))
-        add(module, bm_layer_dense_flops(module, batch), ('dense', ))
-
-    def rrm_hook(module, args, output):
-        add(module, rrm_functional_flops(module, args[0], len(output)))
-
-    for module in model.modules():
-        if isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):
-            handles.append(module.register_forward_hook(conv_hook))
-        elif isinstance(module, nn.Linear):
-            handles.append(module.register_forward_hook(linear_hook))
-        elif isinstance(module, BMNBackbone):
-            handles.append(module.register_forward_hook(bm_hook))
-        elif isinstance(module, RRMRefiner):
-            handles.append(module.register_forward_hook(rrm_hook))
-    wrapped = []
-    for module in model.modules():
-        if isinstance(module, RCLHead):
-            wrap, counted_as = _count_head_calls, module
-        elif isinstance(getattr(module, 'head', None),
-                        RCLHead) and hasattr(module, 'read_features'):
-            wrap, counted_as = _count_shared_reads, module.head
-        else:
-            continue
-        # Methods set on the instance before (e.g. by a test) come back.
-        own = dict(vars(module))
-        names = wrap(module, lambda value, m=counted_as: add(m, value))
-        wrapped.append((module, names, own))
+    handles = [
+        module.register_forward_hook(hook, with_kwargs=True)
+        for module in model.modules() if _counter_of(module) is not None
+    ]
     try:
         model(inputs, **forward_kwargs)
     finally:
         for handle in handles:
             handle.remove()
-        for module, names, own in wrapped:
-            for name in names:
-                if name in own:
-                    object.__setattr__(module, name, own[name])
-                else:
-                    object.__delattr__(module, name)
     for count in counts.values():
         count['total'] = sum(count.values())
     return counts

@@ -2,7 +2,8 @@
 """Operators: pure PyTorch, CPU and CUDA (CARAlign optionally Triton)."""
 from .car_align import (IMPLS as CAR_ALIGN_IMPLS, CARAlign,
                         bmn_grid_segments, car_align, car_align_sampling,
-                        car_align_with_sampling, dense_sampling_matrix,
+                        car_align_with_sampling, count_taps,
+                        dense_sampling_matrix,
                         resolve_impl as resolve_car_align_impl)
 from .pointwise import (average_pool_matrix, pointwise_conv,
                         project_and_pool)
@@ -12,7 +13,8 @@ from .sg_align import (SGAlign, align1d_sampling, gather_neighbours,
 
 __all__ = [
     'CARAlign', 'CAR_ALIGN_IMPLS', 'car_align', 'car_align_sampling',
-    'car_align_with_sampling', 'bmn_grid_segments', 'pointwise_conv',
+    'car_align_with_sampling', 'bmn_grid_segments', 'count_taps',
+    'pointwise_conv',
     'dense_sampling_matrix', 'resolve_car_align_impl',
     'project_and_pool', 'average_pool_matrix',
     'SGAlign', 'knn_graph', 'gather_neighbours', 'knn_context',

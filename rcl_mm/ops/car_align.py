@@ -394,6 +394,25 @@ def dense_sampling_matrix(index: Tensor, weight: Tensor,
                        weight.dtype)[0]
 
 
+def count_taps(index: Tensor, weight: Tensor) -> int:
+    """Taps a CARAlign plan sums: its non-zero weights once equal indices
+    of a bin are merged (what the fused op reads, e.g. for FLOP counts).
+
+    Args:
+        index (Tensor): ``(..., N, P)`` plan indices (``K x N x P`` for
+            one plan, ``M x K x N x P`` for several).
+        weight (Tensor): Plan weights of the same shape.
+
+    Returns:
+        int: The taps, at most ``P`` per bin and segment.
+    """
+    if index.shape != weight.shape:
+        raise ValueError('index and weight must be one shape, got '
+                         f'{tuple(index.shape)} and {tuple(weight.shape)}')
+    _, merged = _merge_bins(index, weight)
+    return int((merged != 0).sum())
+
+
 def _batched_plan(x: Tensor, index: Tensor,
                   weight: Tensor) -> Tuple[Tensor, Tensor]:
     """Check a plan against ``x``; return it as ``(M, K, N, P)``, M = 1/B."""

@@ -146,7 +146,7 @@ def project_and_pool(x: Tensor, weight: Tensor, bias: Optional[Tensor],
     (per batch element and channel), with one backward pass for both:
     the gradient of ``x`` is written once by the product and the pooling's
     part is added to it in place. Two consumers of a large map (e.g. the
-    RCL head's cell terms, the refiner's fine features and its pooled
+    RCL head's cell terms, the RRM neck's fine features and its pooled
     input, all read from F) otherwise cost a gradient buffer each, a
     zero fill for the pooling's and a sum of them. A channels-last map
     (as convolutions hand it on, on the CPU) is read and gets its gradient

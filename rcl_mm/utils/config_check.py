@@ -65,6 +65,8 @@ CUTOFF = 0.85
 #: ``default_test_cfg``).
 LOCALIZER_TYPES = ('ProposalMapLocalizer', 'RCLLocalizer')
 TRAIN_CFG_KEYS = {'RCLLocalizer': ('sampler', )}
+#: Model keys that were renamed, by model type: old -> new.
+RENAMED_MODEL_KEYS = {'RCLLocalizer': {'refiner': 'neck'}}
 CLASS_SCORES_KEYS = ('file', 'format', 'top_k')
 
 
@@ -122,6 +124,23 @@ def check_dict_keys(options: Optional[Mapping], allowed: Iterable[str],
                 f'Allowed: {allowed}.')
 
 
+def check_renamed_model_key(kind: str, key: str, source: str) -> None:
+    """Raise :class:`ConfigKeyError` if ``model.<key>`` is a key of
+    ``kind`` that was renamed (:data:`RENAMED_MODEL_KEYS`).
+
+    Args:
+        kind (str): The model's type, e.g. ``'RCLLocalizer'``.
+        key (str): A key of the model dict.
+        source (str): Config file or ``'--cfg-options <key>'``.
+    """
+    new = RENAMED_MODEL_KEYS.get(kind, {}).get(key)
+    if new is not None:
+        raise ConfigKeyError(
+            f'{source}: model.{key} of {kind} is now model.{new}; rename '
+            f'{key}= to {new}= (and model.{key}.* options to '
+            f'model.{new}.*).')
+
+
 def _short_type(cfg: Mapping) -> str:
     return str(cfg.get('type', '')).split('.')[-1]
 
@@ -160,6 +179,8 @@ def check_config_keys(cfg: Mapping, filename: str) -> None:
     model = cfg.get('model')
     if isinstance(model, Mapping) and _short_type(model) in LOCALIZER_TYPES:
         kind = _short_type(model)
+        for key in model:
+            check_renamed_model_key(kind, key, filename)
         check_dict_keys(model.get('test_cfg'), _localizer_defaults(kind),
                         f'model.test_cfg ({kind})', filename)
         if kind in TRAIN_CFG_KEYS:
@@ -394,6 +415,11 @@ def check_cfg_options(cfg: Mapping, options: Mapping) -> None:
     our_scope = cfg.get('default_scope') in (None, 'rcl_mm')
     for dotted in options:
         parts = dotted.split('.')
+        model = cfg.get('model')
+        if len(parts) > 1 and parts[0] == 'model' and isinstance(
+                model, Mapping):
+            check_renamed_model_key(_short_type(model), parts[1],
+                                    f'--cfg-options {dotted}')
         node, path = cfg, []
         for depth, part in enumerate(parts):
             if isinstance(node, (list, tuple)):

@@ -403,9 +403,9 @@ def test_tiny_rcl_bmn_with_each_rrm(tmp_path):
     assert [(t['model'], t['target']) for t in report['targets']] == [
         ('rcl_bmn_light', 'step <= 1.3x our BMN (paired)')]
     params = bench.setting_params(cli.parse_args(['--tiny']), 'anet')
-    assert bench.build_model('rcl_bmn', params).refiner.block_type == \
+    assert bench.build_model('rcl_bmn', params).neck.block_type == \
         'raft_small'
-    assert bench.build_model('rcl_bmn_light', params).refiner.block_type \
+    assert bench.build_model('rcl_bmn_light', params).neck.block_type \
         == 'light'
 
 

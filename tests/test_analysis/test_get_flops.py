@@ -67,7 +67,7 @@ def test_rrm_iterations_table_and_budget():
         osp.join(ROOT, 'configs/rcl_bmn_anet_light_rrm.py'))
     inputs = torch.randn(1, 400, 100)
     rows = tool.iteration_table(model, inputs, [0, 1, 5, 10, 15])
-    assert model.refiner.iters == 10
+    assert model.neck.iters == 10
     flops = {iters: total for iters, total, _ in rows}
     relative = {iters: rel for iters, _, rel in rows}
     assert relative[1] == 100.0
@@ -85,7 +85,7 @@ def test_rrm_functional_flops_hand_case():
     conv (7 outputs): hidden part on the pooled grid and map part (2
     channels) on the 6 x 9 grid every iteration, fine part (5) once; its
     last 1x1 conv (7 -> 2) on the 6 x 9 grid every iteration."""
-    refiner = RRMRefiner(in_channels=6, hdim=8, cdim=4, map_channels=3,
+    neck = RRMRefiner(in_channels=6, hdim=8, cdim=4, map_channels=3,
                          feat_channels=5, head_channels=7, stride=2, iters=4)
     feat = torch.zeros(2, 6, 6, 9)
     gru_once = 15 * 9 * 3 * 8 * 9
@@ -93,14 +93,14 @@ def test_rrm_functional_flops_hand_case():
     # The head's fine-feature part, and the fine features (1x1, 6 -> 5).
     head_once = 7 * 54 * 5 + 54 * 5 * 6
     head_per_iter = 7 * (15 * 8 + 54 * 2) + 54 * 2 * 7
-    assert rrm_functional_flops(refiner, feat, 4) == 2 * (
+    assert rrm_functional_flops(neck, feat, 4) == 2 * (
         gru_once + head_once + 4 * (gru_per_iter + head_per_iter))
-    assert rrm_functional_flops(refiner, feat, 0) == 0
+    assert rrm_functional_flops(neck, feat, 0) == 0
     # One more iteration adds, per batch element: map_enc (3x3, 2 -> 3) on
     # the 15 pooled cells (a module), and the functional parts.
     logits = torch.zeros(2, 2, 6, 9)
-    step = count_flops(refiner, feat, logits=logits, iters=4)['total'] - \
-        count_flops(refiner, feat, logits=logits, iters=3)['total']
+    step = count_flops(neck, feat, logits=logits, iters=4)['total'] - \
+        count_flops(neck, feat, logits=logits, iters=3)['total']
     modules = 15 * 3 * 2 * 9
     assert step == 2 * (modules + gru_per_iter + head_per_iter)
 
@@ -126,14 +126,14 @@ def test_rcl_head_flops_hand_case(mode):
     # Segments: the last layer and the offset columns (and exact ones).
     per_segment = 5 * 2 + 5 * 2 + (5 * 4 if mode == 'exact' else 0)
     assert rcl_head_flops(head, 3, segments=7) == 3 * 7 * per_segment
-    # The wrappers are gone afterwards.
-    assert 'cell_terms' not in vars(head)
+    # Nothing is left on the head.
+    assert 'cell_terms' not in vars(head) and not head._forward_hooks
 
 
 def test_shared_read_of_f_is_counted_as_the_cell_terms(monkeypatch):
     """The localizer computes the head's cell terms in the product it
-    shares with the refiner: the same count as RCLHead.cell_terms gives,
-    per part, and the wrapper is gone afterwards."""
+    shares with the neck: the same count as RCLHead.cell_terms gives,
+    per part, by hooks alone (nothing set on the model)."""
     from rcl_mm.models import RCLLocalizer
     torch.manual_seed(0)
     model = RCLLocalizer(
@@ -142,19 +142,78 @@ def test_shared_read_of_f_is_counted_as_the_cell_terms(monkeypatch):
                       hidden_dim_3d=24),
         head=dict(type='RCLHead', in_channels=24, hidden_channels=8,
                   mlp_channels=4),
-        refiner=dict(type='RRMRefiner', in_channels=8, hdim=4, cdim=2,
-                     map_channels=2, feat_channels=3, head_channels=3,
-                     stride=2, iters=2))
+        neck=dict(type='RRMRefiner', in_channels=8, hdim=4, cdim=2,
+                  map_channels=2, feat_channels=3, head_channels=3,
+                  stride=2, iters=2))
     inputs = torch.randn(2, 12, 8)
     assert model.read_features(torch.randn(2, 8, 5, 8))[1] is not None
+    attributes = {name: dict(vars(m)) for name, m in model.named_modules()}
+    hooks = {name: (dict(m._forward_hooks), dict(m._forward_pre_hooks))
+             for name, m in model.named_modules()}
     shared = count_flops(model, inputs, mode='tensor')
-    assert 'read_features' not in vars(model)
+    assert {name: dict(vars(m))
+            for name, m in model.named_modules()} == attributes
+    assert {name: (dict(m._forward_hooks), dict(m._forward_pre_hooks))
+            for name, m in model.named_modules()} == hooks
     monkeypatch.setattr(model, 'read_features', lambda feat, iters=None:
                         (model.head.cell_terms(feat), None))
     separate = count_flops(model, inputs, mode='tensor')
     assert shared == separate
-    assert shared['head'] >= rcl_head_flops(model.head, 2,
-                                            terms_cells=5 * 8)
+    # The head: F's convolutions (modules) and its split layers on the
+    # 5 x 8 grid (cell terms and logits), as RCLHead.forward counts them.
+    head_alone = count_flops(model.head, torch.randn(2, 24, 5, 8))
+    assert shared['head'] == head_alone['total'] > rcl_head_flops(
+        model.head, 2, cells=40, terms_cells=40)
+    # Counted for one forward pass: other modes are refused.
+    from mmaction.structures import ActionDataSample
+    samples = [ActionDataSample(metainfo=dict(video_name=f'v{i}',
+                                              duration_second=8.))
+               for i in range(2)]
+    with pytest.raises(ValueError, match="mode='tensor'"):
+        count_flops(model.eval(), inputs, data_samples=samples,
+                    mode='predict')
+
+
+def test_registered_counter_of_a_new_module_type():
+    """A module type of one's own is counted by registering its counter
+    (the forward hook's arguments), attributed to its top-level part."""
+    from rcl_mm.models.complexity import FLOP_COUNTERS, register_flop_counter
+
+    class Scale(nn.Module):
+
+        def forward(self, x, factor=2):
+            return x * factor
+
+    class Model(nn.Module):
+
+        def __init__(self):
+            super().__init__()
+            self.body = nn.Sequential(nn.Conv1d(2, 3, 1), Scale())
+
+        def forward(self, x):
+            return self.body(x)
+
+    try:
+        register_flop_counter(Scale)(
+            lambda module, args, kwargs, output: 5 * output.numel())
+        counts = count_flops(Model(), torch.randn(1, 2, 4))
+    finally:
+        FLOP_COUNTERS.pop(Scale)
+    assert counts == dict(body=3 * 4 * 2 + 5 * 3 * 4,
+                          total=3 * 4 * 2 + 5 * 3 * 4)
+
+
+def test_count_taps_is_the_merged_plans_non_zero_weights():
+    """Two taps of one bin at the same index count once; a zero weight
+    not at all; per bin and segment."""
+    from rcl_mm.ops import count_taps
+    index = torch.tensor([[[0, 0, 1], [2, 3, 3]], [[1, 2, 2], [0, 1, 2]]])
+    weight = torch.tensor([[[.2, .3, .5], [.5, .25, .25]],
+                           [[0., .5, .5], [.1, 0., .9]]])
+    # Bins: {0, 1} 2; {2, 3} 2; {2} 1; {0, 2} 2.
+    assert count_taps(index, weight) == 7
+    with pytest.raises(ValueError, match='one shape'):
+        count_taps(index, weight[..., :2])
 
 
 def test_bm_layer_dense_flops_hand_case():
@@ -216,7 +275,7 @@ def test_small_rrm_functional_flops_hand_case():
     4 -> 3), its columns of the fusing conv (3 -> 6), the GRU's hidden
     and encoder columns (8 + 6 + 2 -> 3 x 8) and the head (3x3, 8 -> 7,
     7 -> 2), all on the 15 cells."""
-    refiner = RRMRefiner(in_channels=6, hdim=8, cdim=4,
+    neck = RRMRefiner(in_channels=6, hdim=8, cdim=4,
                          update_block='raft_small',
                          encoder_channels=(5, 4, 3, 6), head_channels=7,
                          stride=2, iters=4)
@@ -224,13 +283,13 @@ def test_small_rrm_functional_flops_hand_case():
     cells = 15
     functional_once = cells * 9 * (6 * 5 + 3 * 8 * 4)
     functional_per_iter = cells * 9 * (6 * 3 + 3 * 8 * (8 + 8))
-    assert rrm_functional_flops(refiner, feat, 4) == 2 * (
+    assert rrm_functional_flops(neck, feat, 4) == 2 * (
         functional_once + 4 * functional_per_iter)
     modules_once = cells * (9 * 6 * 12 + 6 * 5)
     modules_per_iter = cells * (49 * 2 * 4 + 9 * 4 * 3 + 9 * 8 * 7 +
                                 9 * 7 * 2)
     logits = torch.zeros(2, 2, 6, 9)
-    counts = {iters: count_flops(refiner, feat, logits=logits,
+    counts = {iters: count_flops(neck, feat, logits=logits,
                                  iters=iters)['total'] for iters in (0, 3, 4)}
     assert counts[0] == 0
     assert counts[4] - counts[3] == 2 * (modules_per_iter +
@@ -255,7 +314,7 @@ def test_both_counts_and_table1_of_the_supplements_rrm(tmp_path):
     anet = BMNBackbone(feat_dim=400, temporal_dim=100)
     assert dense['parts']['backbone'] - fused['parts']['backbone'] == \
         bm_layer_dense_flops(anet, 1) - bm_layer_flops(anet, 1)
-    for key in ('head', 'refiner'):
+    for key in ('head', 'neck'):
         assert dense['parts'][key] == fused['parts'][key]
     assert fused['parts']['total'] == fused['iters']['10']
     table = report['table1']

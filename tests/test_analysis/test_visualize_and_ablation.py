@@ -32,7 +32,7 @@ def test_visualize_video_writes_every_iteration(tmp_path):
         backbone=dict(type='BMNBackbone', feat_dim=8, temporal_dim=10,
                       num_samples=4, hidden_dim_1d=8, hidden_dim_3d=8),
         head=dict(type='RCLHead', in_channels=8, hidden_channels=4),
-        refiner=dict(type='RRMRefiner', in_channels=4, hdim=4, cdim=2,
+        neck=dict(type='RRMRefiner', in_channels=4, hdim=4, cdim=2,
                      stride=2, iters=3),
         test_cfg=dict(top_k=5)).eval()
     sample = ActionDataSample()

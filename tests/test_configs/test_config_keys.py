@@ -93,6 +93,28 @@ def test_localizer_train_cfg_key(tmp_path):
         " did you mean 'sampler'? Allowed: ['sampler'].")
 
 
+def test_refiner_key_names_the_neck(tmp_path):
+    """The RRM is RCL's neck: a config (or option) still saying
+    ``refiner`` is refused, in one line, with the new name."""
+    path = write(tmp_path, 'model = dict(refiner=dict(iters=2))\n')
+    with pytest.raises(ConfigKeyError) as e:
+        prepare_config(path)
+    assert str(e.value) == (
+        f'{path}: model.refiner of RCLLocalizer is now model.neck; rename '
+        'refiner= to neck= (and model.refiner.* options to model.neck.*).')
+    with pytest.raises(ConfigKeyError) as e:
+        prepare_config(osp.join(ROOT, 'configs/demo/rcl_bmn_demo.py'),
+                       cfg_options={'model.refiner.iters': 2})
+    assert str(e.value).startswith(
+        '--cfg-options model.refiner.iters: model.refiner of RCLLocalizer '
+        'is now model.neck;')
+    # The new name passes.
+    cfg = prepare_config(osp.join(ROOT, 'configs/demo/rcl_bmn_demo.py'),
+                         cfg_options={'model.neck.iters': 2},
+                         work_dir=str(tmp_path / 'w'))
+    assert cfg.model.neck.iters == 2
+
+
 def test_tad_metric_class_scores_key(tmp_path):
     path = write(
         tmp_path, "val_evaluator = dict(class_scores=dict(file='x.json', "

@@ -28,11 +28,11 @@ SMALL = {
 SMALL_GTAD = {'model.backbone.groups': 4, 'model.backbone.width_group': 4,
               'model.backbone.num_context_samples': 2}
 SMALL_RCL = {
-    'model.head.mlp_channels': 8, 'model.refiner.in_channels': 8,
-    'model.refiner.hdim': 8, 'model.refiner.cdim': 4,
-    'model.refiner.map_channels': 4, 'model.refiner.feat_channels': 4,
-    'model.refiner.head_channels': 4, 'model.refiner.stride': 8,
-    'model.refiner.iters': 2,
+    'model.head.mlp_channels': 8, 'model.neck.in_channels': 8,
+    'model.neck.hdim': 8, 'model.neck.cdim': 4,
+    'model.neck.map_channels': 4, 'model.neck.feat_channels': 4,
+    'model.neck.head_channels': 4, 'model.neck.stride': 8,
+    'model.neck.iters': 2,
     'model.train_cfg.sampler.num_random': 16,
 }
 

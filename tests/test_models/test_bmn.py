@@ -150,7 +150,7 @@ def test_loss_parts_equal_mmaction2_loss_parts():
                           tem, rtol=1e-6)
 
 
-def test_map_loss_scores_several_maps_as_proposal_loss_does():
+def test_map_targets_score_several_maps_as_proposal_loss_does():
     """Targets computed once (RCL's G_0 .. G_n): each map's losses are
     proposal_loss's bit for bit, its random draws included, and equal
     mmaction2's."""
@@ -159,10 +159,11 @@ def test_map_loss_scores_several_maps_as_proposal_loss_does():
     gt_iou = torch.rand(2, 10, 10, generator=gen)
     mask = torch.ones(10, 10).triu().flip(1)
     loss = BMNLoss()
-    map_loss = loss.map_loss(gt_iou, mask)
+    targets = loss.map_targets(gt_iou, mask)
     for seed, confidence_map in enumerate(maps):
         torch.manual_seed(seed)
-        got = map_loss(confidence_map)
+        got = {f'loss_pem_{part}': value for part, value in
+               loss.map_loss_parts(confidence_map, targets).items()}
         torch.manual_seed(seed)
         want = loss.proposal_loss(confidence_map, gt_iou, mask)
         assert got.keys() == want.keys()

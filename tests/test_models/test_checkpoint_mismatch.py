@@ -11,7 +11,8 @@ from mmengine.registry import DefaultScope
 from mmengine.runner import load_checkpoint
 
 from rcl_mm.models.localizers.state_dict_check import (
-    CheckpointMismatchError, guess_model)
+    CheckpointMismatchError, guess_model, rrm_block, upgrade_key,
+    upgrade_state_dict)
 from rcl_mm.registry import MODELS
 from rcl_mm.utils.checkpoint import (MMACTION2_BMN_NAME_MAP,
                                      convert_mmaction2_bmn)
@@ -112,26 +113,82 @@ def test_light_rrm_checkpoint_loads_with_the_light_config(tmp_path):
     configs/rcl_bmn_anet_light_rrm.py, and the default config names the
     block in its refusal."""
     light = build('configs/rcl_bmn_anet_light_rrm.py')
-    assert light.refiner.block_type == 'light'
+    assert light.neck.block_type == 'light'
     path = save(light, tmp_path / 'light.pth')
     again = build('configs/rcl_bmn_anet_light_rrm.py')
     load(again, path)
     for key, value in light.state_dict().items():
         assert torch.equal(again.state_dict()[key], value), key
     default = build('configs/rcl_bmn_anet.py')
-    assert default.refiner.block_type == 'raft_small'
+    assert default.neck.block_type == 'raft_small'
     with pytest.raises(CheckpointMismatchError) as e:
         load(default, path)
     msg = str(e.value)
-    assert 'missing keys: refiner.update_block.' in msg
-    assert 'unexpected keys: refiner.feat_enc.' in msg
+    assert 'missing keys: neck.update_block.' in msg
+    assert 'unexpected keys: neck.feat_enc.' in msg
     assert ("Its RRM is the 'light' block, the model's the 'raft_small' "
-            "one: load it with model.refiner.update_block='light'") in msg
+            "one: load it with model.neck.update_block='light'") in msg
     assert 'configs/rcl_bmn_anet_light_rrm.py' in msg
     # And the other way round.
     with pytest.raises(CheckpointMismatchError,
                        match="Its RRM is the 'raft_small' block"):
         load(again, save(default, tmp_path / 'supp.pth'))
+
+
+def old_key_names(state_dict):
+    """A state dict as RCL saved it while the RRM was its ``refiner``."""
+    return {('refiner.' + k[len('neck.'):] if k.startswith('neck.') else k):
+            v for k, v in state_dict.items()}
+
+
+def test_upgrade_state_dict_renames_the_refiner_in_place():
+    state = dict([('backbone.a', 1), ('refiner.cnet.weight', 2),
+                  ('head.car.0.bias', 3), ('refiner.gru.convz.bias', 4)])
+    assert upgrade_state_dict(state)
+    assert list(state.items()) == [
+        ('backbone.a', 1), ('neck.cnet.weight', 2), ('head.car.0.bias', 3),
+        ('neck.gru.convz.bias', 4)]
+    assert not upgrade_state_dict(state)
+    assert upgrade_key('refiner.') == 'neck.'
+    # Only the prefix: a key that merely contains the word stays.
+    assert upgrade_key('head.refiner.w') == 'head.refiner.w'
+
+
+@pytest.mark.parametrize('config', ['configs/rcl_bmn_anet.py',
+                                    'configs/rcl_bmn_anet_light_rrm.py'])
+def test_checkpoint_with_refiner_keys_loads_into_the_neck(tmp_path, config):
+    """A checkpoint saved with the old ``refiner.*`` keys (each RRM
+    block) loads into ``model.neck``, by mmengine (strict=False, as
+    load_from) and torch's strict load_state_dict alike."""
+    torch.manual_seed(3)
+    src = build(config)
+    for param in src.neck.parameters():
+        param.data.normal_()  # not the initial values of a new model
+    old = old_key_names(src.state_dict())
+    assert any(k.startswith('refiner.') for k in old)
+    assert not any(k.startswith('neck.') for k in old)
+    path = save(old, tmp_path / 'old.pth')
+    for loader in (lambda m: load(m, path),
+                   lambda m: m.load_state_dict(old_key_names(
+                       src.state_dict()))):
+        dst = build(config)
+        loader(dst)
+        for key, value in src.state_dict().items():
+            assert torch.equal(dst.state_dict()[key], value), key
+    # A mismatch in an old checkpoint is reported under the new names.
+    del old['refiner.cnet.weight']
+    with pytest.raises(CheckpointMismatchError,
+                       match='1 missing keys: neck.cnet.weight'):
+        build(config).load_state_dict(old)
+
+
+def test_old_allow_missing_keys_prefix_reads_as_the_neck(tmp_path):
+    """``allow_missing_keys=['refiner.']`` (configs from before the neck)
+    allows the neck's keys to be missing."""
+    path = save(build('configs/bmn_anet.py'), tmp_path / 'bmn.pth')
+    rcl = build('configs/rcl_bmn_anet.py')
+    rcl.allow_missing_keys = ('head.car.', 'refiner.')
+    load(rcl, path)
 
 
 def test_bmn_into_rcl_bmn_fine_tune_config(tmp_path):
@@ -140,7 +197,7 @@ def test_bmn_into_rcl_bmn_fine_tune_config(tmp_path):
     bmn = build('configs/bmn_anet.py')
     path = save(bmn, tmp_path / 'bmn.pth')
     rcl = build('configs/rcl_bmn_anet_from_mmaction2.py')
-    assert rcl.allow_missing_keys == ('head.car.', 'refiner.')
+    assert rcl.allow_missing_keys == ('head.car.', 'neck.')
     load(rcl, path)
     for key, value in bmn.state_dict().items():
         assert torch.equal(rcl.state_dict()[key], value), key
@@ -156,8 +213,13 @@ def test_bmn_into_rcl_bmn_fine_tune_config(tmp_path):
 
 
 def test_guess_model():
+    assert guess_model(['neck.gru.w', 'backbone.bm_conv.w']) == \
+        'RCL-BMN'
+    # A checkpoint from before the RRM was the neck.
     assert guess_model(['refiner.gru.w', 'backbone.bm_conv.w']) == \
         'RCL-BMN'
+    assert rrm_block(['refiner.update_block.gru.convz.weight']) == \
+        'raft_small'
     assert guess_model(['head.car.w', 'backbone.sg_conv.w']) == 'RCL-G-TAD'
     assert guess_model(['x_1d_b.0.weight']) == \
         "mmaction2's BMN (unconverted)"

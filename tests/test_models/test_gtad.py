@@ -385,7 +385,7 @@ def test_thumos_cls_loss_equals_the_authors():
 def test_rcl_gtad_is_rcl_bmn_with_the_g_tad_backbone(pair):
     rcl_gtad, rcl_bmn = (Config.fromfile(osp.join(ROOT, p)) for p in pair)
     assert rcl_gtad.model.backbone.type == 'GTADBackbone'
-    for key in ('type', 'head', 'refiner', 'loss', 'train_cfg', 'test_cfg'):
+    for key in ('type', 'head', 'neck', 'loss', 'train_cfg', 'test_cfg'):
         assert rcl_gtad.model[key] == rcl_bmn.model[key], key
     for key in ('optim_wrapper', 'param_scheduler', 'train_cfg',
                 'train_dataloader'):
@@ -404,7 +404,7 @@ def test_rcl_on_g_tad_reads_exact_segment_features():
     cfg.model.backbone.update(TINY)
     cfg.model.head.update(in_channels=24, hidden_channels=8,
                           mlp_channels=8, mode='exact')
-    cfg.model.refiner.update(in_channels=8, stride=2, iters=2)
+    cfg.model.neck.update(in_channels=8, stride=2, iters=2)
     cfg.model.train_cfg.sampler.update(num_random=16, num_jitter=2)
     torch.manual_seed(0)
     with DefaultScope.overwrite_default_scope(cfg.default_scope):

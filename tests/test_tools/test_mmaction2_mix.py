@@ -43,8 +43,8 @@ def cfg_options(data_dir):
         f'model.backbone.hidden_dim_3d={SMALL["hidden_dim_3d"]}',
         f'model.head.in_channels={SMALL["hidden_dim_3d"]}',
         f'model.head.hidden_channels={SMALL["hidden_dim_2d"]}',
-        f'model.refiner.in_channels={SMALL["hidden_dim_2d"]}',
-        'model.refiner.iters=2', 'train_cfg.max_epochs=1'
+        f'model.neck.in_channels={SMALL["hidden_dim_2d"]}',
+        'model.neck.iters=2', 'train_cfg.max_epochs=1'
     ]
     opts += dataloader_options(data_dir, batch_size=4,
                                features='csv_mean_100')
@@ -79,7 +79,7 @@ def test_doc_snippet_trains_from_a_converted_mmaction2_bmn(tmp_path):
     cfg.merge_from_dict(Config(dict(model=dict(
         backbone=dict(num_samples=4, hidden_dim_1d=16, hidden_dim_3d=16),
         head=dict(in_channels=16, hidden_channels=8),
-        refiner=dict(in_channels=8, iters=2)))))
+        neck=dict(in_channels=8, iters=2)))))
     with DefaultScope.overwrite_default_scope('mmaction'):
         model = MODELS.build(cfg.model).eval()
     load_checkpoint(model, str(user / cfg.load_from), strict=False)

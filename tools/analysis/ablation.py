@@ -40,11 +40,11 @@ RCL_GTAD_DEMO = 'configs/demo/rcl_gtad_demo.py'
 # the supplement's RRM became the default (configs/rcl_bmn_anet_light_rrm.py
 # at the demo's size).
 LIGHT_RRM = {
-    'model.refiner.update_block': 'light',
-    'model.refiner.map_channels': 8,
-    'model.refiner.feat_channels': 8,
-    'model.refiner.head_channels': 16,
-    'model.refiner.stride': 5,
+    'model.neck.update_block': 'light',
+    'model.neck.map_channels': 8,
+    'model.neck.feat_channels': 8,
+    'model.neck.head_channels': 16,
+    'model.neck.stride': 5,
 }
 BMN_SCORING = {'model.test_cfg.scoring': 'bmn'}
 # name -> (config, training overrides, base variant of a test-only
@@ -60,10 +60,10 @@ VARIANTS = {
     'rcl_supp_bmn_scoring': (RCL_DEMO, {}, 'rcl_supp', BMN_SCORING),
     'rcl_light': (RCL_DEMO, LIGHT_RRM, None, {}),
     'rcl_light_bmn_scoring': (RCL_DEMO, LIGHT_RRM, 'rcl_light', BMN_SCORING),
-    'rcl_supp_iters0': (RCL_DEMO, {'model.refiner.iters': 0}, None, {}),
-    'rcl_supp_iters1': (RCL_DEMO, {'model.refiner.iters': 1}, None, {}),
-    'rcl_supp_iters10': (RCL_DEMO, {'model.refiner.iters': 10}, None, {}),
-    'rcl_supp_iters15': (RCL_DEMO, {'model.refiner.iters': 15}, None, {}),
+    'rcl_supp_iters0': (RCL_DEMO, {'model.neck.iters': 0}, None, {}),
+    'rcl_supp_iters1': (RCL_DEMO, {'model.neck.iters': 1}, None, {}),
+    'rcl_supp_iters10': (RCL_DEMO, {'model.neck.iters': 10}, None, {}),
+    'rcl_supp_iters15': (RCL_DEMO, {'model.neck.iters': 15}, None, {}),
     'rcl_supp_si_anchors': (RCL_DEMO, {}, 'rcl_supp', {
         'model.test_cfg.anchors': 'scale_invariant'
     }),

@@ -75,16 +75,16 @@ def iteration_table(model, inputs, iters_list, bm_count='fused'):
 def _iteration_tables(model, inputs, iters_list):
     """:func:`iteration_table` of both counts (one forward per row), by
     ``bm_count``."""
-    default = model.refiner.iters
+    default = model.neck.iters
     flops = dict(fused={}, dense={})
     try:
         for iters in iters_list:
-            model.refiner.iters = iters
+            model.neck.iters = iters
             counts = count_flops_both(model, inputs, mode='tensor')
             for key, count in counts.items():
                 flops[key][iters] = count['total']
     finally:
-        model.refiner.iters = default
+        model.neck.iters = default
     tables = {}
     for key, by_iters in flops.items():
         base = by_iters.get(1, by_iters[iters_list[0]])
@@ -100,24 +100,24 @@ def complexity_report(model, inputs, iters_list):
         dict: ``params`` (per top-level child and total); ``fused`` and
         ``dense_equivalent``, each with ``parts`` (FLOPs per child and
         total at the model's own iterations) and, for a model with a
-        refiner, ``iters`` (FLOPs by iteration count), ``relative`` (to 1
+        neck, ``iters`` (FLOPs by iteration count), ``relative`` (to 1
         iteration = 100) and ``per_iteration`` (FLOPs one more iteration
         adds, between the first and the last row with iterations); for a
-        model with a refiner, ``table1``: the dense-equivalent
+        model with a neck, ``table1``: the dense-equivalent
         ``relative``, and ``table1_paper``: the supplement's values.
     """
     report = dict(params=parameter_count(model))
     parts = count_flops_both(model, inputs, mode='tensor')
-    has_refiner = hasattr(model, 'refiner')
+    has_neck = hasattr(model, 'neck')
     tables = _iteration_tables(model, inputs,
-                               iters_list) if has_refiner else {}
+                               iters_list) if has_neck else {}
     for name, bm_count in COUNTS.items():
         count = dict(parts=parts[bm_count])
-        if has_refiner:
+        if has_neck:
             rows = tables[bm_count]
             count['iters'] = {str(i): flops for i, flops, _ in rows}
             count['relative'] = {str(i): rel for i, _, rel in rows}
-            # From the first row that runs the refiner: the step from 0
+            # From the first row that runs the neck: the step from 0
             # iterations also holds its once-per-forward parts.
             running = [row for row in rows if row[0] > 0]
             if len(running) > 1 and running[-1][0] > running[0][0]:
@@ -125,7 +125,7 @@ def complexity_report(model, inputs, iters_list):
                 count['per_iteration'] = (last[1] - first[1]) / (
                     last[0] - first[0])
         report[name] = count
-    if has_refiner:
+    if has_neck:
         report['table1'] = dict(report['dense_equivalent']['relative'])
         report['table1_paper'] = {str(i): TABLE1[i] for i in iters_list
                                   if i in TABLE1}

@@ -31,5 +31,6 @@ model = dict(
         top_k=100,
         feature_extraction_interval=16,
         # 'auto': 'triton' on CUDA (the whole Soft-NMS loop as one kernel)
-        # where Triton is installed, else 'torch'; the same detections.
+        # where Triton is installed, else 'torch'; the same detections. A
+        # dict builds a pick loop from TASK_UTILS (TorchSoftNMSPicks, ...).
         soft_nms_impl='auto'))

@@ -25,7 +25,7 @@ model = dict(
         mlp_channels=64,
         # 'nearest' (the paper's CAR), 'bilinear' or 'exact'.
         mode='nearest'),
-    refiner=dict(
+    neck=dict(
         type='RRMRefiner',
         # The supplement's RRM: RAFT's SmallUpdateBlock on the map (hdim
         # 64, cdim 32 as its Fig. 4), on the map pooled by 2 (50 x 50
@@ -79,5 +79,6 @@ model = dict(
         top_k=100,
         feature_extraction_interval=16,
         # 'auto': 'triton' on CUDA (the whole Soft-NMS loop as one kernel)
-        # where Triton is installed, else 'torch'; the same detections.
+        # where Triton is installed, else 'torch'; the same detections. A
+        # dict builds a pick loop from TASK_UTILS (TorchSoftNMSPicks, ...).
         soft_nms_impl='auto'))

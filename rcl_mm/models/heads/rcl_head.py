@@ -1,6 +1,6 @@
 # Copyright (c) rcl_mm contributors. All rights reserved.
 """RCL's continuous anchoring representation (CAR) head."""
-from typing import Optional, Tuple
+from typing import Dict, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 from torch import Tensor
 
+from rcl_mm.models.losses import MapTargets, RCLLoss
 from rcl_mm.models.task_modules.rcl_sampling import nearest_anchor
 from rcl_mm.ops import pointwise_conv
 from rcl_mm.registry import MODELS
@@ -223,6 +224,43 @@ class RCLHead(BaseModule):
             extra = extra + torch.einsum('mc,bck->bmk', w_exact,
                                          self.exact_proj(segment_feat))
         return self._logits(seg_terms, extra)
+
+    def loss_by_feat(self, grid_logits: Tensor, map_targets: MapTargets,
+                     criterion: RCLLoss) -> Dict[str, Tensor]:
+        """The loss of G_0 on the grid, as BMN's map.
+
+        Args:
+            grid_logits (Tensor): B x 2 x D x T, G_0 from
+                :meth:`grid_logits`.
+            map_targets (MapTargets): The grid's targets
+                (:meth:`ProposalMapLoss.map_targets`), shared with the
+                neck's refined maps.
+            criterion (RCLLoss): The localizer's loss (its weights and
+                thresholds, one config for every part).
+
+        Returns:
+            dict[str, Tensor]: ``loss_pem_reg`` and ``loss_pem_cls``,
+            weighted.
+        """
+        parts = criterion.map_loss_parts(grid_logits.sigmoid(), map_targets)
+        return {f'loss_pem_{part}': value for part, value in parts.items()}
+
+    def segment_loss_by_feat(self, segment_logits: Tensor, gt_iou: Tensor,
+                             valid: Tensor,
+                             criterion: RCLLoss) -> Dict[str, Tensor]:
+        """The loss of continuous segments against their exact tIoU.
+
+        Args:
+            segment_logits (Tensor): B x 2 x K, from :meth:`segment_logits`.
+            gt_iou (Tensor): B x K exact max tIoU of each segment.
+            valid (Tensor): B x K, 1 where the segment counts.
+            criterion (RCLLoss): The localizer's loss.
+
+        Returns:
+            dict[str, Tensor]: ``loss_car_reg`` and ``loss_car_cls``,
+            weighted (:meth:`RCLLoss.car_loss`).
+        """
+        return criterion.car_loss(segment_logits.sigmoid(), gt_iou, valid)
 
     def forward(self, proposal_map: Tensor) -> Tensor:
         """The dense confidence map G_0.

@@ -15,7 +15,8 @@ from rcl_mm.models.task_modules import (bmn_candidates, bmn_post_process,
                                         gtad_window_proposals, pad_segments,
                                         window_proposals)
 from rcl_mm.registry import MODELS
-from rcl_mm.models.localizers.state_dict_check import check_state_dict
+from rcl_mm.models.localizers.state_dict_check import (check_state_dict,
+                                                       upgrade_state_dict)
 from rcl_mm.utils.typing import ConfigType, OptConfigType, OptSampleList
 
 DEFAULT_TEST_CFG = dict(
@@ -88,9 +89,10 @@ class ProposalMapLocalizer(BaseModel):
             ``feature_extraction_interval`` (frames per snippet, for
             mmaction2's duration rule), ``window_top_k`` (candidates kept
             per window of windowed data, see :meth:`predict`) and
-            ``soft_nms_impl`` (``'auto'``, ``'torch'`` or ``'triton'``, see
-            :func:`soft_nms`), ``post_processing`` (``'bmn'``, or
-            ``'gtad'``: the authors' G-TAD rule, see
+            ``soft_nms_impl`` (``'auto'``, ``'torch'`` or ``'triton'``, or
+            a pick loop's TASK_UTILS config, see :func:`soft_nms`),
+            ``post_processing`` (``'bmn'``, or ``'gtad'``: the authors'
+            G-TAD rule, see
             :func:`gtad_post_process` and :func:`gtad_window_proposals`)
             and ``max_proposal_snippets`` (``'gtad'`` windows). Missing
             keys take BMN's ActivityNet values.
@@ -98,7 +100,7 @@ class ProposalMapLocalizer(BaseModel):
             ``BaseDataPreprocessor``.
         init_cfg (dict, optional): Initialisation config.
         allow_missing_keys (Sequence[str]): Key prefixes (e.g.
-            ``'refiner.'``) that a loaded checkpoint may lack: parts
+            ``'neck.'``) that a loaded checkpoint may lack: parts
             trained from scratch when fine-tuning from another model.
             Defaults to none: any missing, unexpected or misshapen key of
             a checkpoint raises :class:`CheckpointMismatchError`.
@@ -425,9 +427,12 @@ class ProposalMapLocalizer(BaseModel):
                               strict, missing_keys, unexpected_keys,
                               error_msgs):
         # mmengine and torch both call this first on the model itself
-        # (prefix '') with the whole state dict: check it all here, as
-        # mmengine's strict=False would only log a mismatch.
+        # (prefix '') with the whole state dict, before its children read
+        # their parts from it: old key names are mapped, then it is all
+        # checked here, as mmengine's strict=False would only log a
+        # mismatch.
         if prefix == '':
+            upgrade_state_dict(state_dict)
             check_state_dict(self.state_dict(), state_dict,
                              self.allow_missing_keys, type(self).__name__)
         super()._load_from_state_dict(state_dict, prefix, local_metadata,

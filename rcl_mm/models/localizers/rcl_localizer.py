@@ -1,20 +1,17 @@
 # Copyright (c) rcl_mm contributors. All rights reserved.
-"""RCL: backbone -> CAR head -> recurrent refinement, on a proposal map."""
+"""RCL: backbone -> CAR head -> RRM neck, on a proposal map."""
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 from mmaction.structures import ActionDataSample
 from torch import Tensor
 
-from rcl_mm.models.builder import build_module
-from rcl_mm.models.task_modules import (anchor_candidates,
-                                        cls_reg_scores,
+from rcl_mm.models.builder import build_module, build_task_util
+from rcl_mm.models.task_modules import (ScaleInvariantAnchors,
+                                        anchor_candidates, cls_reg_scores,
                                         continuous_iou_targets,
                                         nearest_anchor, pad_segments,
-                                        post_process_proposals,
-                                        scale_invariant_anchors,
-                                        scale_invariant_samples)
-from rcl_mm.ops import project_and_pool
+                                        post_process_proposals)
 from rcl_mm.registry import MODELS
 from rcl_mm.utils.typing import ConfigType, OptConfigType
 
@@ -29,6 +26,8 @@ RCL_DEFAULT_TEST_CFG = dict(
     num_scales=16,
     min_duration=1.0,
     stride_ratio=0.25)
+#: The string forms of ``test_cfg.anchors`` (a dict builds an anchor set
+#: from TASK_UTILS, e.g. ``dict(type='ScaleInvariantAnchors', ...)``).
 ANCHOR_SETS = ('grid', 'scale_invariant')
 SCORING_RULES = ('supplement', 'bmn')
 DEFAULT_SAMPLER = dict(
@@ -37,14 +36,15 @@ DEFAULT_SAMPLER = dict(
 
 @MODELS.register_module()
 class RCLLocalizer(ProposalMapLocalizer):
-    """RCL on a proposal-map detector (BMN): CAR head and RRM refiner.
+    """RCL on a proposal-map detector (BMN): CAR head and RRM neck.
 
     `RCL: Recurrent Continuous Localization for Temporal Action Detection
     <https://arxiv.org/abs/2203.07112>`_. The backbone (e.g.
     :class:`BMNBackbone`) gives the boundary probabilities and the
     proposal map; :class:`RCLHead` turns the map into features F and the
-    dense logit map G_0 and scores any continuous segment;
-    :class:`RRMRefiner` refines G_0 into G_1 .. G_n. Inference uses G_n.
+    dense logit map G_0 and scores any continuous segment; the neck,
+    :class:`RRMRefiner`, refines G_0 into G_1 .. G_n with F. Inference
+    uses G_n. The data flow is backbone -> head -> neck.
 
     Scoring (``test_cfg['scoring']``). ``'supplement'`` (default), as the
     RCL supplement has it ("G-TAD and our RCL utilize this module [the
@@ -61,7 +61,12 @@ class RCLLocalizer(ProposalMapLocalizer):
     grid, as BMN), ``loss_car_reg`` / ``loss_car_cls`` (the head on
     scale-invariant continuous samples with exact tIoU targets, when
     ``train_cfg['sampler']`` is set) and ``loss_rrm_it<t>_reg`` /
-    ``_cls`` (the sequence loss of the refined maps).
+    ``_cls`` (the sequence loss of the refined maps). Each loss has one
+    owner: the head's :meth:`RCLHead.loss_by_feat` (G_0) and
+    :meth:`RCLHead.segment_loss_by_feat` (CAR), the neck's
+    :meth:`RRMRefiner.loss_by_feat` (with its
+    :meth:`RRMRefiner.stage_weights`), the boundary loss the criterion's
+    ``tem_loss``; :meth:`loss` builds the targets once and collects them.
 
     Weight compatibility: the backbone and the head's ``convs`` and
     ``out`` have the names and shapes of :class:`BMN`'s, so a checkpoint
@@ -72,20 +77,28 @@ class RCLLocalizer(ProposalMapLocalizer):
     Args:
         backbone (dict): Backbone config, e.g. ``BMNBackbone``.
         head (dict): ``RCLHead`` config.
-        refiner (dict): ``RRMRefiner`` config (its ``update_block``:
+        neck (dict): ``RRMRefiner`` config (its ``update_block``:
             ``'light'`` or the supplement's ``'raft_small'``). Defaults to
-            ``dict(type='RRMRefiner')``.
+            ``dict(type='RRMRefiner')``. Configs and checkpoints from
+            before the neck was named so (``refiner``) are refused with a
+            message (the config) or mapped (the checkpoint's keys, see
+            :func:`upgrade_state_dict`).
         loss (dict): Defaults to ``dict(type='RCLLoss')``.
-        train_cfg (dict, optional): ``sampler``: the arguments of
-            :func:`scale_invariant_samples` (``num_random``,
-            ``num_jitter``, ``min_duration``, ``jitter_ratio``), or None
-            to train on the grid only. Defaults to
-            ``dict(sampler=DEFAULT_SAMPLER)``.
+        train_cfg (dict, optional): ``sampler``: a sampler config built
+            from TASK_UTILS (type :class:`ScaleInvariantSampler` if not
+            given, so the arguments of :func:`scale_invariant_samples`
+            alone, ``num_random``, ``num_jitter``, ``min_duration``,
+            ``jitter_ratio``, still configure it; a registered type of
+            one's own is called the same way), or None to train on the
+            grid only. Defaults to ``dict(sampler=DEFAULT_SAMPLER)``.
         test_cfg (dict, optional): :class:`ProposalMapLocalizer`'s keys
             plus ``anchors`` (``'grid'``: the cells of G_n;
             ``'scale_invariant'``: the anchors of
             :func:`scale_invariant_anchors` with ``num_scales``,
-            ``min_duration``, ``stride_ratio``) and ``scoring``
+            ``min_duration``, ``stride_ratio``; or an anchor-set config
+            built from TASK_UTILS, e.g. ``dict(type=
+            'ScaleInvariantAnchors', num_scales=8)``, whose anchors are
+            scored by :meth:`score_segments`) and ``scoring``
             (``'supplement'`` or ``'bmn'``, see above).
         data_preprocessor (dict, optional): Defaults to None.
         init_cfg (dict, optional): Initialisation config.
@@ -97,7 +110,7 @@ class RCLLocalizer(ProposalMapLocalizer):
     def __init__(self,
                  backbone: ConfigType,
                  head: ConfigType,
-                 refiner: ConfigType = dict(type='RRMRefiner'),
+                 neck: ConfigType = dict(type='RRMRefiner'),
                  loss: ConfigType = dict(type='RCLLoss'),
                  train_cfg: OptConfigType = dict(sampler=DEFAULT_SAMPLER),
                  test_cfg: OptConfigType = None,
@@ -112,19 +125,20 @@ class RCLLocalizer(ProposalMapLocalizer):
             data_preprocessor=data_preprocessor,
             init_cfg=init_cfg,
             allow_missing_keys=allow_missing_keys)
-        self.refiner = build_module(refiner)
+        self.neck = build_module(neck)
         train_cfg = dict(train_cfg or {})
         sampler = train_cfg.pop('sampler', None)
         if train_cfg:
             raise KeyError(f'Unknown train_cfg keys {sorted(train_cfg)}; '
                            "known: ['sampler'].")
-        self.sampler = None if sampler is None else dict(
-            DEFAULT_SAMPLER, **sampler)
-        for key, allowed in (('anchors', ANCHOR_SETS),
-                             ('scoring', SCORING_RULES)):
-            if self.test_cfg[key] not in allowed:
-                raise ValueError(f'test_cfg.{key} must be one of {allowed},'
-                                 f' got {self.test_cfg[key]!r}')
+        self.sampler = None if sampler is None else build_task_util(
+            sampler, 'ScaleInvariantSampler')
+        if self.test_cfg['scoring'] not in SCORING_RULES:
+            raise ValueError(f'test_cfg.scoring must be one of '
+                             f'{SCORING_RULES}, got '
+                             f"{self.test_cfg['scoring']!r}")
+        # A bad test_cfg.anchors fails here, not at the first test.
+        _ = self.anchor_set
         if self.test_cfg['post_processing'] != 'bmn':
             # RCL's scoring is test_cfg.scoring; its Soft-NMS and top-k
             # are BMN's ("other settings are maintained the same as those
@@ -140,8 +154,8 @@ class RCLLocalizer(ProposalMapLocalizer):
 
         Args:
             inputs (Tensor): B x C_in x T features.
-            iters (int, optional): RRM iterations; the refiner's default
-                if None.
+            iters (int, optional): RRM iterations; the neck's default if
+                None.
 
         Returns:
             tuple: ``feats`` (the backbone's dict), ``terms`` (the head's
@@ -151,24 +165,17 @@ class RCLLocalizer(ProposalMapLocalizer):
         """
         feats = self.backbone(inputs)
         feat = self.head.features(feats['proposal_map'])
-        terms, refiner_features = self.read_features(feat, iters)
+        terms, neck_features = self.read_features(feat, iters)
         logits = self.head.grid_logits(terms, feats['proposal_map'])
-        maps = self.refiner(feat, logits, iters=iters,
-                            features=refiner_features)
+        maps = self.neck(feat, logits, iters=iters, features=neck_features)
         return feats, terms, logits, maps
 
     def read_features(self, feat: Tensor,
                       iters: int = None) -> Tuple[Tensor, Optional[tuple]]:
-        """The head's cell terms and the refiner's readings of F.
-
-        The head's 1x1 layer, the refiner's fine-feature layer (``'light'``
-        block; ``'raft_small'`` has none) and its pooling all read F:
-        :func:`project_and_pool` applies them at once, with one gradient
-        buffer of F instead of two or three (about 40 ms of an ANet
-        training step on two CPU cores). Where the refiner would read F
-        differently (under autocast, which its float32 region opts out
-        of; its own mixed precision; no pooling; no iterations) each module
-        reads F itself.
+        """The head's cell terms and the neck's readings of F, in one read
+        of F where the neck shares it (:meth:`RRMRefiner.read_shared`:
+        about 40 ms of an ANet training step on two CPU cores), else each
+        module reading F itself.
 
         Args:
             feat (Tensor): B x C x D x T, F.
@@ -177,27 +184,12 @@ class RCLLocalizer(ProposalMapLocalizer):
         Returns:
             tuple: the cell terms (:meth:`RCLHead.cell_terms`) and
             :meth:`RRMRefiner.read_features` of F, or None where the
-            refiner is to read F itself.
+            neck is to read F itself.
         """
-        refiner = self.refiner
-        iters = refiner.iters if iters is None else iters
-        if (iters == 0 or not refiner.pools or refiner.mixed_precision
-                or torch.is_autocast_enabled(feat.device.type)):
+        shared = self.neck.read_shared(feat, self.head.cell_weights(), iters)
+        if shared is None:
             return self.head.cell_terms(feat), None
-        weight, bias = self.head.cell_weights()
-        num_terms = weight.size(0)
-        fine_weights = refiner.fine_weights()
-        if fine_weights is not None:
-            weight = torch.cat((weight, fine_weights[0]))
-            bias = torch.cat((bias, fine_weights[1]))
-        projected, coarse = project_and_pool(
-            feat, weight, bias,
-            *refiner.pool_matrices(feat.shape[-2:], feat.device))
-        if fine_weights is None:
-            return projected, (None, coarse)
-        terms, fine = projected.split(
-            [num_terms, projected.size(1) - num_terms], 1)
-        return terms, (fine, coarse)
+        return shared
 
     def _forward(self, inputs: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
         """``(sigmoid(G_n), start, end)``, as :class:`BMN` returns them.
@@ -248,34 +240,66 @@ class RCLLocalizer(ProposalMapLocalizer):
             data_samples, inputs.device)
         # One set of targets for G_0 .. G_n, in float32 (the refined maps'
         # precision) whatever an autocast made of G_0.
-        map_loss = self.loss_module.map_loss(gt_iou_map.float(),
-                                             self.backbone.valid_mask)
-        losses = map_loss(logits.sigmoid())
+        criterion = self.loss_module
+        map_targets = criterion.map_targets(gt_iou_map.float(),
+                                            self.backbone.valid_mask)
+        # In this order: the random draws (the map losses' anchor sampling,
+        # the segment sampler) and the keys' order are those of the
+        # checkpoints trained so far.
+        losses = self.head.loss_by_feat(logits, map_targets, criterion)
         losses.update(
-            self.loss_module.tem_loss(feats['start'], feats['end'],
-                                      gt_start.to(feats['start'].dtype),
-                                      gt_end.to(feats['end'].dtype)))
+            criterion.tem_loss(feats['start'], feats['end'],
+                               gt_start.to(feats['start'].dtype),
+                               gt_end.to(feats['end'].dtype)))
         if self.sampler is not None:
             gt_segments, gt_valid = self._gt_segments(data_samples,
                                                       inputs.device)
-            segments, valid = scale_invariant_samples(
-                gt_segments, gt_valid, self.temporal_dim, self.duration_dim,
-                **self.sampler)
+            segments, valid = self.sampler(gt_segments, gt_valid,
+                                           self.temporal_dim,
+                                           self.duration_dim)
             gt_iou = continuous_iou_targets(segments, gt_segments, gt_valid,
                                             self.temporal_dim)
-            confidences = self.segment_logits(feats, terms,
-                                              segments).sigmoid()
             losses.update(
-                self.loss_module.car_loss(confidences, gt_iou, valid))
-        losses.update(self.refiner.loss(maps, map_loss))
+                self.head.segment_loss_by_feat(
+                    self.segment_logits(feats, terms, segments), gt_iou,
+                    valid, criterion))
+        losses.update(self.neck.loss_by_feat(maps, map_targets, criterion))
         return losses
 
+    @property
+    def anchor_set(self) -> Optional[object]:
+        """The anchor set ``test_cfg['anchors']`` names, None for
+        ``'grid'`` (G_n's cells, read from the map).
+
+        ``'scale_invariant'`` is :class:`ScaleInvariantAnchors` with
+        ``test_cfg``'s ``num_scales``, ``min_duration`` and
+        ``stride_ratio``; a dict is built from TASK_UTILS. Read from
+        ``test_cfg`` at each use, so a changed setting takes effect.
+        """
+        anchors = self.test_cfg['anchors']
+        if isinstance(anchors, str):
+            if anchors not in ANCHOR_SETS:
+                raise ValueError(f'test_cfg.anchors must be one of '
+                                 f'{ANCHOR_SETS} or an anchor-set config '
+                                 f'(TASK_UTILS), got {anchors!r}')
+            if anchors == 'grid':
+                return None
+            cfg = self.test_cfg
+            return ScaleInvariantAnchors(cfg['num_scales'],
+                                         cfg['min_duration'],
+                                         cfg['stride_ratio'])
+        return build_task_util(anchors)
+
     def inference_anchors(self, device: torch.device) -> Tensor:
-        """The scale-invariant anchor set of ``test_cfg``, K x 2."""
-        cfg = self.test_cfg
-        return scale_invariant_anchors(
-            self.temporal_dim, self.duration_dim, cfg['num_scales'],
-            cfg['min_duration'], cfg['stride_ratio'], device=device)
+        """The anchors of :attr:`anchor_set` (the scale-invariant set of
+        ``test_cfg`` for ``'grid'``), K x 2 in snippet-boundary units."""
+        anchor_set = self.anchor_set
+        if anchor_set is None:
+            cfg = self.test_cfg
+            anchor_set = ScaleInvariantAnchors(cfg['num_scales'],
+                                               cfg['min_duration'],
+                                               cfg['stride_ratio'])
+        return anchor_set(self.temporal_dim, self.duration_dim, device)
 
     def score_segments(self, inputs: Tensor,
                        segments: Tensor) -> Tuple[Tensor, Tensor]:
@@ -343,7 +367,7 @@ class RCLLocalizer(ProposalMapLocalizer):
         - ``'grid'``, ``'supplement'``: :meth:`grid_candidates` of G_n;
         - ``'grid'``, ``'bmn'``: BMN's candidates on G_n
           (:func:`bmn_candidates`);
-        - ``'scale_invariant'``: every anchor of
+        - ``'scale_invariant'`` or an anchor-set config: every anchor of
           :meth:`inference_anchors`, scored by :meth:`score_segments`.
 
         Returns:
@@ -351,7 +375,7 @@ class RCLLocalizer(ProposalMapLocalizer):
             ``valid`` B x K.
         """
         cfg = self.test_cfg
-        if cfg['anchors'] == 'grid':
+        if self.anchor_set is None:
             if cfg['scoring'] == 'bmn':
                 return super().window_candidates(inputs)
             confidence_map, _, _ = self._forward(inputs)

@@ -6,7 +6,7 @@ with ``strict=False`` and only logs missing or unexpected keys, so the
 checkpoint of another model would run with random weights. Our localizers
 check the whole state dict when loading starts (docs/reliability.md).
 """
-from typing import List, Mapping, Sequence
+from typing import List, Mapping, MutableMapping, Sequence
 
 from torch import Tensor
 
@@ -21,11 +21,15 @@ MODEL_SIGNATURES = (
     (('backbone.proposal_gcn.', 'backbone.sg_conv.'), 'G-TAD'),
     (('backbone.bm_conv.', ), 'BMN'),
 )
-#: Keys of the RCL parts (CAR head, refiner) on top of either base.
-RCL_PREFIXES = ('refiner.', 'head.car.')
+#: Old key prefix -> its name now: the RRM was the localizer's
+#: ``refiner`` before it became its ``neck`` (checkpoints trained then
+#: load, :func:`upgrade_state_dict`).
+RENAMED_PREFIXES = {'refiner.': 'neck.'}
+#: Keys of the RCL parts (CAR head, RRM neck) on top of either base.
+RCL_PREFIXES = ('neck.', 'head.car.')
 #: Key prefix -> the RRM block (``RRMRefiner``'s ``update_block``) with it.
-RRM_BLOCK_SIGNATURES = (('refiner.update_block.', 'raft_small'),
-                        ('refiner.delta_head.', 'light'))
+RRM_BLOCK_SIGNATURES = (('neck.update_block.', 'raft_small'),
+                        ('neck.delta_head.', 'light'))
 #: A config of each RRM block, for the message.
 RRM_BLOCK_CONFIGS = dict(raft_small='configs/rcl_bmn_anet.py',
                          light='configs/rcl_bmn_anet_light_rrm.py')
@@ -36,10 +40,40 @@ class CheckpointMismatchError(ValueError):
     user_error = True  # reported without a traceback (rcl_mm.utils.cli)
 
 
+def upgrade_key(key: str) -> str:
+    """A state-dict key (or key prefix) under its current name
+    (:data:`RENAMED_PREFIXES`): ``'refiner.cnet.weight'`` ->
+    ``'neck.cnet.weight'``; other keys unchanged."""
+    for old, new in RENAMED_PREFIXES.items():
+        if key.startswith(old):
+            return new + key[len(old):]
+    return key
+
+
+def upgrade_state_dict(state_dict: MutableMapping[str, Tensor]) -> bool:
+    """Rename the keys of an older checkpoint in place, keeping their
+    order (:func:`upgrade_key`); the one place old names are mapped.
+
+    Args:
+        state_dict (MutableMapping[str, Tensor]): A localizer's state dict
+            (keys from the model's root).
+
+    Returns:
+        bool: Whether any key was renamed.
+    """
+    keys = list(state_dict)
+    if all(upgrade_key(k) == k for k in keys):
+        return False
+    items = [(upgrade_key(k), state_dict.pop(k)) for k in keys]
+    state_dict.update(items)
+    return True
+
+
 def guess_model(keys: Sequence[str]) -> str:
     """Name the model a state dict seems to be for ('' if unknown):
     ``'BMN'``, ``'G-TAD'``, ``'RCL-BMN'``, ``'RCL-G-TAD'`` or
     mmaction2's BMN."""
+    keys = [upgrade_key(k) for k in keys]
     for prefixes, name in MODEL_SIGNATURES:
         if any(k.startswith(prefixes) for k in keys):
             if name != MMACTION2_BMN and any(
@@ -52,6 +86,7 @@ def guess_model(keys: Sequence[str]) -> str:
 def rrm_block(keys: Sequence[str]) -> str:
     """The RRM block (``'raft_small'`` or ``'light'``) whose layers a
     state dict has, '' if none."""
+    keys = [upgrade_key(k) for k in keys]
     for prefix, block in RRM_BLOCK_SIGNATURES:
         if any(k.startswith(prefix) for k in keys):
             return block
@@ -74,10 +109,11 @@ def check_state_dict(model_state: Mapping[str, Tensor],
         model_state (Mapping[str, Tensor]): The model's ``state_dict()``.
         state_dict (Mapping[str, Tensor]): What is loaded.
         allow_missing_keys (Sequence[str]): Key prefixes of the model that
-            the checkpoint may lack (new parts trained from scratch).
+            the checkpoint may lack (new parts trained from scratch); old
+            names (``'refiner.'``) are read as the new ones.
         model_name (str): For the message.
     """
-    allowed = tuple(allow_missing_keys)
+    allowed = tuple(upgrade_key(k) for k in allow_missing_keys)
     # BatchNorm counters are not weights (mmengine ignores them too).
     missing = [
         k for k in model_state
@@ -108,7 +144,7 @@ def check_state_dict(model_state: Mapping[str, Tensor],
     if theirs and ours and theirs != ours:
         lines.append(
             f"Its RRM is the '{theirs}' block, the model's the '{ours}' "
-            f"one: load it with model.refiner.update_block='{theirs}' and "
+            f"one: load it with model.neck.update_block='{theirs}' and "
             f'that block\'s settings (as {RRM_BLOCK_CONFIGS[theirs]}; '
             'docs/rcl.md).')
     if seems == MMACTION2_BMN:
@@ -129,5 +165,6 @@ def with_checkpoint_path(error: Exception, path: str) -> Exception:
     return type(error)(f'{path}: {error}')
 
 
-__all__ = ['CheckpointMismatchError', 'check_state_dict',
-                 'guess_model', 'rrm_block', 'with_checkpoint_path']
+__all__ = ['CheckpointMismatchError', 'check_state_dict', 'guess_model',
+           'rrm_block', 'upgrade_key', 'upgrade_state_dict',
+           'with_checkpoint_path']

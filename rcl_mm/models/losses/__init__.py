@@ -1,9 +1,9 @@
 # Copyright (c) rcl_mm contributors. All rights reserved.
-from .bmn_loss import (BMNLoss, ProposalMapLoss, RCLLoss,
+from .bmn_loss import (BMNLoss, MapTargets, ProposalMapLoss, RCLLoss,
                        balanced_bce_loss, proposal_cls_loss,
                        proposal_reg_loss)
 
 __all__ = [
-    'BMNLoss', 'ProposalMapLoss', 'RCLLoss', 'balanced_bce_loss',
-    'proposal_cls_loss', 'proposal_reg_loss'
+    'BMNLoss', 'MapTargets', 'ProposalMapLoss', 'RCLLoss',
+    'balanced_bce_loss', 'proposal_cls_loss', 'proposal_reg_loss'
 ]

@@ -1,6 +1,6 @@
 # Copyright (c) rcl_mm contributors. All rights reserved.
 """BMN's losses: TEM boundary loss and the proposal map's reg + cls loss."""
-from typing import Callable, Dict, Tuple
+from typing import Dict, NamedTuple, Tuple
 
 import torch
 import torch.nn as nn
@@ -197,6 +197,19 @@ def proposal_cls_loss(pred: Tensor,
                            ratio_range), eps)
 
 
+class MapTargets(NamedTuple):
+    """The targets of a confidence map's loss, shared by several maps.
+
+    Attributes:
+        gt_iou_map (Tensor): B x D x T target tIoU, zero outside the mask.
+        reg_groups (tuple[Tensor]): :func:`reg_anchor_groups` of it.
+        cls_weights (Tensor): :func:`cls_anchor_weights` of it.
+    """
+    gt_iou_map: Tensor
+    reg_groups: Tuple[Tensor, ...]
+    cls_weights: Tensor
+
+
 @MODELS.register_module()
 class ProposalMapLoss(nn.Module):
     """BMN's loss, each part returned under its own name.
@@ -284,44 +297,49 @@ class ProposalMapLoss(nn.Module):
         Returns:
             dict: ``loss_pem_reg`` and ``loss_pem_cls``, weighted.
         """
-        return self.map_loss(gt_iou_map, mask)(confidence_map)
+        parts = self.map_loss_parts(confidence_map,
+                                    self.map_targets(gt_iou_map, mask))
+        return {f'loss_pem_{part}': value for part, value in parts.items()}
 
-    def map_loss(self, gt_iou_map: Tensor,
-                 mask: Tensor) -> Callable[[Tensor], Dict[str, Tensor]]:
-        """:meth:`proposal_loss` with the targets bound, for several maps.
-
-        The anchor groups, balancing weights and counts depend on the
-        targets only: computed here once, each call then makes its own
-        random draws and the prediction's part (RCL scores G_0 .. G_n
-        against the same targets).
+    def map_targets(self, gt_iou_map: Tensor, mask: Tensor) -> MapTargets:
+        """The targets' part of the map loss, computed once for several
+        maps (RCL scores G_0 .. G_n against the same targets).
 
         Args:
             gt_iou_map (Tensor): B x D x T target tIoU.
             mask (Tensor): D x T valid-anchor mask.
 
         Returns:
-            callable: B x 2 x D x T confidences -> the dict of
-            :meth:`proposal_loss`.
+            MapTargets: for :meth:`map_loss_parts`.
         """
         gt_iou_map = gt_iou_map * mask
-        reg_groups = reg_anchor_groups(gt_iou_map, mask,
-                                       self.reg_high_threshold,
-                                       self.reg_low_threshold)
-        cls_weights = cls_anchor_weights(gt_iou_map, mask,
-                                         self.cls_threshold,
-                                         self.ratio_range,
-                                         self.cls_count_offset)
+        return MapTargets(
+            gt_iou_map,
+            reg_anchor_groups(gt_iou_map, mask, self.reg_high_threshold,
+                              self.reg_low_threshold),
+            cls_anchor_weights(gt_iou_map, mask, self.cls_threshold,
+                               self.ratio_range, self.cls_count_offset))
 
-        def loss(confidence_map: Tensor) -> Dict[str, Tensor]:
-            reg = sampled_reg_loss(confidence_map[:, 0], gt_iou_map,
-                                   reg_groups)
-            cls = balanced_cls_loss(confidence_map[:, 1], cls_weights,
-                                    self.eps)
-            return dict(
-                loss_pem_reg=self.weight_pem_reg * reg,
-                loss_pem_cls=self.weight_pem_cls * cls)
+    def map_loss_parts(self, confidence_map: Tensor,
+                       targets: MapTargets) -> Dict[str, Tensor]:
+        """The map loss of one confidence map by part, weighted; each call
+        makes its own random draws (the regression's anchor sampling).
 
-        return loss
+        Args:
+            confidence_map (Tensor): B x 2 x D x T (reg, cls) in [0, 1].
+            targets (MapTargets): From :meth:`map_targets`.
+
+        Returns:
+            dict: ``reg`` (times ``weight_pem_reg``) and ``cls`` (times
+            ``weight_pem_cls``), in that order; the caller names them
+            (``loss_pem_<part>``, ``loss_rrm_it<t>_<part>``).
+        """
+        reg = sampled_reg_loss(confidence_map[:, 0], targets.gt_iou_map,
+                               targets.reg_groups)
+        cls = balanced_cls_loss(confidence_map[:, 1], targets.cls_weights,
+                                self.eps)
+        return dict(reg=self.weight_pem_reg * reg,
+                    cls=self.weight_pem_cls * cls)
 
     def forward(self, confidence_map: Tensor, start: Tensor, end: Tensor,
                 gt_iou_map: Tensor, gt_start: Tensor, gt_end: Tensor,
@@ -346,7 +364,7 @@ class RCLLoss(ProposalMapLoss):
 
     Everything of :class:`ProposalMapLoss` (the grid map G_0 is supervised
     as BMN's map, ``loss_pem_reg`` / ``loss_pem_cls``; the RRM's maps
-    through :meth:`map_loss` too), and :meth:`car_loss` for the sampled
+    through :meth:`map_loss_parts` too), and :meth:`car_loss` for the sampled
     continuous segments against their exact max tIoU: ``loss_car_reg``
     (BMN's L2 with the high / mid / low balancing, over the K segments
     instead of the D x T cells) and ``loss_car_cls`` (balanced BCE of

@@ -31,6 +31,7 @@ from torch import Tensor
 from torch.nn.utils.rnn import pad_sequence
 
 from rcl_mm.ops.triton_utils import triton_available
+from rcl_mm.registry import TASK_UTILS
 from .bmn_targets import wide_float_dtype
 
 
@@ -220,6 +221,56 @@ def bmn_candidates(start: Tensor, end: Tensor, confidence_map: Tensor,
 
 
 SOFT_NMS_IMPLS = ('auto', 'torch', 'triton')
+#: The TASK_UTILS type of each named impl's pick loop.
+SOFT_NMS_TYPES = dict(torch='TorchSoftNMSPicks', triton='TritonSoftNMSPicks')
+
+
+@TASK_UTILS.register_module()
+class TorchSoftNMSPicks:
+    """Soft-NMS's pick loop as PyTorch ops (``impl='torch'``): one set of
+    tensor ops over all candidates of all videos per pick.
+
+    A pick loop (this, :class:`TritonSoftNMSPicks`, or a TASK_UTILS class
+    of one's own given as ``impl=dict(type=...)``) is called as
+    ``picks(scores, seg_start, seg_end, width, thresh, valid, alpha,
+    num_picks) -> (pick_scores, pick_index)``, the arguments and results
+    of :func:`rcl_mm.ops.soft_nms_triton.soft_nms_picks`: (B, K) sorted
+    candidates in, (B, num_picks) scores when picked and positions out.
+    """
+
+    def __call__(self, scores: Tensor, seg_start: Tensor, seg_end: Tensor,
+                 width: Tensor, thresh: Tensor, valid: Tensor, alpha: float,
+                 num_picks: int) -> Tuple[Tensor, Tensor]:
+        return _torch_soft_nms_picks(scores, seg_start, seg_end, width,
+                                     thresh, valid, alpha, num_picks)
+
+
+@TASK_UTILS.register_module()
+class TritonSoftNMSPicks:
+    """Soft-NMS's pick loop in one Triton kernel launch (``impl=
+    'triton'``, CUDA; :func:`rcl_mm.ops.soft_nms_triton.soft_nms_picks`),
+    the same picks as :class:`TorchSoftNMSPicks`."""
+
+    def __call__(self, scores: Tensor, seg_start: Tensor, seg_end: Tensor,
+                 width: Tensor, thresh: Tensor, valid: Tensor, alpha: float,
+                 num_picks: int) -> Tuple[Tensor, Tensor]:
+        from rcl_mm.ops.soft_nms_triton import soft_nms_picks
+        return soft_nms_picks(scores, seg_start, seg_end, width, thresh,
+                              valid, alpha, num_picks)
+
+
+#: The named impls' pick loops, built once (no registry look-up per call).
+_NAMED_PICKS = dict(torch=TorchSoftNMSPicks(), triton=TritonSoftNMSPicks())
+
+
+def build_soft_nms_picks(impl: Union[str, dict], device: torch.device):
+    """The pick loop :func:`soft_nms` runs for ``impl`` on ``device``: a
+    name (:func:`resolve_soft_nms_impl`; the TASK_UTILS types of
+    :data:`SOFT_NMS_TYPES`) or a TASK_UTILS config."""
+    if isinstance(impl, str):
+        return _NAMED_PICKS[resolve_soft_nms_impl(impl, device)]
+    from rcl_mm.models.builder import build_task_util
+    return build_task_util(impl)
 
 
 def resolve_soft_nms_impl(impl: str, device: torch.device) -> str:
@@ -267,12 +318,14 @@ def soft_nms(segments: Tensor,
         low_threshold (float): IoU threshold for a zero-width pick.
         high_threshold (float): IoU threshold for a unit-width pick.
         top_k (int): Picks kept by the caller; ``top_k + 1`` are made.
-        impl (str): ``'torch'`` (default): the loop above, one set of
-            tensor ops per pick. ``'triton'`` (CUDA): the whole loop in one
-            Triton kernel launch (:mod:`rcl_mm.ops.soft_nms_triton`), the
-            same picks; for GPUs, where the loop's ~18 launches per pick
-            dominate. ``'auto'``: ``'triton'`` on CUDA where Triton is
+        impl (str | dict): ``'torch'`` (default): the loop above, one set
+            of tensor ops per pick. ``'triton'`` (CUDA): the whole loop in
+            one Triton kernel launch (:mod:`rcl_mm.ops.soft_nms_triton`),
+            the same picks; for GPUs, where the loop's ~18 launches per
+            pick dominate. ``'auto'``: ``'triton'`` on CUDA where Triton is
             installed, else ``'torch'`` (:func:`resolve_soft_nms_impl`).
+            A dict: a pick loop built from TASK_UTILS (see
+            :class:`TorchSoftNMSPicks`).
 
     Returns:
         tuple[Tensor, Tensor, Tensor]: ``(segments, scores, valid)`` of
@@ -283,7 +336,7 @@ def soft_nms(segments: Tensor,
     """
     batch, num_k = scores.shape
     device = scores.device
-    impl = resolve_soft_nms_impl(impl, device)
+    picks = build_soft_nms_picks(impl, device)
     wide = wide_float_dtype(device)
     num_picks = min(top_k + 1, num_k)
     valid = valid.to(torch.bool)
@@ -304,12 +357,18 @@ def soft_nms(segments: Tensor,
     width = seg_end - seg_start
     # Per candidate, the decay threshold it imposes when it is the pick.
     thresh = low_threshold + (high_threshold - low_threshold) * width
-    if impl == 'triton':
-        from rcl_mm.ops.soft_nms_triton import soft_nms_picks
-        pick_scores, pick_idx = soft_nms_picks(cur, seg_start, seg_end,
-                                               width, thresh, sorted_valid,
-                                               alpha, num_picks)
-        return _gather_picks(segs, pick_scores, pick_idx, sorted_valid)
+    pick_scores, pick_idx = picks(cur, seg_start, seg_end, width, thresh,
+                                  sorted_valid, alpha, num_picks)
+    return _gather_picks(segs, pick_scores, pick_idx, sorted_valid)
+
+
+def _torch_soft_nms_picks(cur: Tensor, seg_start: Tensor, seg_end: Tensor,
+                          width: Tensor, thresh: Tensor, sorted_valid: Tensor,
+                          alpha: float,
+                          num_picks: int) -> Tuple[Tensor, Tensor]:
+    """:class:`TorchSoftNMSPicks`: the loop of :func:`soft_nms`."""
+    batch = cur.size(0)
+    neg_inf = float('-inf')
     pick_info = torch.stack((seg_start, seg_end, width, thresh), dim=-1)
 
     # Live state in one buffer so that one scatter removes a pick: its
@@ -350,8 +409,7 @@ def soft_nms(segments: Tensor,
         cur.mul_(torch.where(decayed, factor, 1.))
         state.scatter_(2, idx[:, None].expand(-1, 2, -1), removed)
 
-    return _gather_picks(segs, torch.cat(pick_scores, dim=1),
-                         torch.cat(pick_idx, dim=1), sorted_valid)
+    return torch.cat(pick_scores, dim=1), torch.cat(pick_idx, dim=1)
 
 
 def _gather_picks(segs: Tensor, pick_scores: Tensor, pick_idx: Tensor,

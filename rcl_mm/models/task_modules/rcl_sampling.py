@@ -19,6 +19,8 @@ from typing import Optional, Tuple
 import torch
 from torch import Tensor
 
+from rcl_mm.registry import TASK_UTILS
+
 from .bmn_targets import segment_iou, wide_float_dtype
 
 
@@ -213,3 +215,78 @@ def scale_invariant_anchors(temporal_dim: int,
             starts = torch.cat((starts, starts.new_tensor([last])))
         anchors.append(torch.stack((starts, starts + dur), dim=-1))
     return torch.cat(anchors).float().to(device)
+
+
+# --------------------------------------------------------------------------
+# Config-built forms (TASK_UTILS), for ``train_cfg.sampler`` and
+# ``test_cfg.anchors``: a sampler or an anchor set of one's own is a class
+# registered there with the same call.
+
+
+@TASK_UTILS.register_module()
+class ScaleInvariantSampler:
+    """RCL's training segments, :func:`scale_invariant_samples`, built from
+    ``train_cfg.sampler``.
+
+    A sampler is called as ``sampler(gt_segments, gt_valid, temporal_dim,
+    duration_dim) -> (segments, valid)``: (B, G, 2) normalised ground
+    truth and its (B, G) mask in, (B, K, 2) segments in snippet-boundary
+    units and their (B, K) mask out.
+
+    Args:
+        num_random (int): Random segments per video. Defaults to 256.
+        num_jitter (int): Copies per ground truth. Defaults to 8.
+        min_duration (float): Shortest duration, in snippets. Defaults
+            to 1.
+        jitter_ratio (float): Jitter amplitude. Defaults to 0.25.
+    """
+
+    def __init__(self,
+                 num_random: int = 256,
+                 num_jitter: int = 8,
+                 min_duration: float = 1.0,
+                 jitter_ratio: float = 0.25) -> None:
+        self.num_random = num_random
+        self.num_jitter = num_jitter
+        self.min_duration = min_duration
+        self.jitter_ratio = jitter_ratio
+
+    def __call__(self, gt_segments: Tensor, gt_valid: Tensor,
+                 temporal_dim: int,
+                 duration_dim: int) -> Tuple[Tensor, Tensor]:
+        """See the class docstring and :func:`scale_invariant_samples`."""
+        return scale_invariant_samples(
+            gt_segments, gt_valid, temporal_dim, duration_dim,
+            num_random=self.num_random, num_jitter=self.num_jitter,
+            min_duration=self.min_duration, jitter_ratio=self.jitter_ratio)
+
+
+@TASK_UTILS.register_module()
+class ScaleInvariantAnchors:
+    """RCL's inference anchors, :func:`scale_invariant_anchors`, built
+    from ``test_cfg.anchors``.
+
+    An anchor set is called as ``anchors(temporal_dim, duration_dim,
+    device) -> (K, 2)`` segments in snippet-boundary units, which the
+    localizer scores (:meth:`RCLLocalizer.score_segments`).
+
+    Args:
+        num_scales (int): Durations on the ladder. Defaults to 16.
+        min_duration (float): Shortest duration. Defaults to 1.
+        stride_ratio (float): Start stride over duration. Defaults to 0.25.
+    """
+
+    def __init__(self,
+                 num_scales: int = 16,
+                 min_duration: float = 1.0,
+                 stride_ratio: float = 0.25) -> None:
+        self.num_scales = num_scales
+        self.min_duration = min_duration
+        self.stride_ratio = stride_ratio
+
+    def __call__(self, temporal_dim: int, duration_dim: int,
+                 device: Optional[torch.device] = None) -> Tensor:
+        """See the class docstring and :func:`scale_invariant_anchors`."""
+        return scale_invariant_anchors(temporal_dim, duration_dim,
+                                       self.num_scales, self.min_duration,
+                                       self.stride_ratio, device=device)

@@ -134,6 +134,42 @@ def test_soft_nms_hand_computed():
                                torch.tensor([[.9, .7]], dtype=torch.float64))
 
 
+def test_soft_nms_pick_loop_from_task_utils():
+    """impl as a TASK_UTILS config: the torch loop's type gives the named
+    impl's picks exactly; a pick loop of one's own plugs in (here: plain
+    NMS order, no decay) and gets soft_nms's sorted candidates."""
+    from rcl_mm.registry import TASK_UTILS
+    gen = torch.Generator().manual_seed(2)
+    starts = torch.rand(3, 40, generator=gen, dtype=torch.float64)
+    segments = torch.stack((starts, starts + 0.3), -1)
+    scores = torch.rand(3, 40, generator=gen, dtype=torch.float64)
+    valid = torch.rand(3, 40, generator=gen) > 0.2
+    named = soft_nms(segments, scores, valid, ALPHA, LOW, HIGH, 9)
+    typed = soft_nms(segments, scores, valid, ALPHA, LOW, HIGH, 9,
+                     impl=dict(type='TorchSoftNMSPicks'))
+    for a, b in zip(named, typed):
+        assert torch.equal(a, b)
+
+    @TASK_UTILS.register_module(force=True)
+    class FirstPicks:
+        """The first candidates of soft_nms's order, undecayed."""
+
+        def __call__(self, scores, seg_start, seg_end, width, thresh, valid,
+                     alpha, num_picks):
+            idx = torch.arange(num_picks).expand(scores.size(0), -1)
+            return scores[:, :num_picks], idx
+
+    try:
+        _, got, got_valid = soft_nms(segments, scores, valid, ALPHA, LOW,
+                                     HIGH, 4, impl=dict(type='FirstPicks'))
+    finally:
+        TASK_UTILS.module_dict.pop('FirstPicks')
+    # soft_nms's order: descending score, padding last.
+    want = scores.masked_fill(~valid, 0).sort(dim=1, descending=True)[0]
+    torch.testing.assert_close(got, want[:, :5])
+    assert got_valid.all()
+
+
 @pytest.mark.parametrize('top_k', [4, 100])
 def test_soft_nms_matches_mmaction2(top_k):
     _, utils = _mmaction()

@@ -1,6 +1,7 @@
 # Copyright (c) rcl_mm contributors. All rights reserved.
-"""RCL's recurrent refinement module (RRM): a ConvGRU on the D x T map."""
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+"""RCL's recurrent refinement module (RRM), the localizer's neck: a ConvGRU
+on the D x T map."""
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -8,7 +9,8 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 from torch import Tensor
 
-from rcl_mm.ops import average_pool_matrix, pointwise_conv
+from rcl_mm.models.losses import MapTargets, ProposalMapLoss
+from rcl_mm.ops import average_pool_matrix, pointwise_conv, project_and_pool
 from rcl_mm.registry import MODELS
 from rcl_mm.utils.typing import OptConfigType
 
@@ -290,7 +292,8 @@ class RRMRefiner(BaseModule):
 
     `RCL: Recurrent Continuous Localization for Temporal Action Detection
     <https://arxiv.org/abs/2203.07112>`_, supplement Fig. 4 and eq. (1).
-    The map is refined in logit space. A context network (a 3x3 conv)
+    RCL's neck (``model.neck``): it refines the head's map G_0 with the
+    head's features F, after the head. The map is refined in logit space. A context network (a 3x3 conv)
     over the proposal features F gives the initial hidden state (``hdim``
     channels, tanh) and a context input (``cdim``, ReLU). Each iteration
     detaches the map, encodes it, builds ``x_t = concat(encoded map,
@@ -450,6 +453,56 @@ class RRMRefiner(BaseModule):
         # that is a view would cost a new B x C x D x T buffer).
         return fine, self._pool(feat)
 
+    def read_shared(self,
+                    feat: Tensor,
+                    other_weights: Tuple[Tensor, Tensor],
+                    iters: int = None
+                    ) -> Optional[Tuple[Tensor, Tuple[Optional[Tensor],
+                                                      Tensor]]]:
+        """Another module's 1x1 layer on F and :meth:`read_features`, in one
+        read of F.
+
+        The other layer (e.g. :meth:`RCLHead.cell_weights`), the
+        fine-feature layer (``'light'`` block; ``'raft_small'`` has none)
+        and the pooling all read F: :func:`project_and_pool` applies them
+        at once, with one gradient buffer of F instead of two or three.
+        Where this module would read F differently (under autocast, which
+        its float32 region opts out of; its own mixed precision; no
+        pooling; no iterations) it declines, and each module reads F
+        itself.
+
+        Args:
+            feat (Tensor): B x C x D x T, F.
+            other_weights (tuple[Tensor, Tensor]): The other layer's weight
+                (P x C) and bias (P).
+            iters (int, optional): Iterations to come; ``self.iters`` if
+                None.
+
+        Returns:
+            tuple | None: ``(projected, features)``: the other layer on F
+            (B x P x D x T) and :meth:`read_features` of F, to pass to
+            :meth:`forward`; None where the caller is to apply its layer
+            itself and this module reads F in :meth:`forward`.
+        """
+        iters = self.iters if iters is None else iters
+        if (iters == 0 or not self.pools or self.mixed_precision
+                or torch.is_autocast_enabled(feat.device.type)):
+            return None
+        weight, bias = other_weights
+        num_other = weight.size(0)
+        fine_weights = self.fine_weights()
+        if fine_weights is not None:
+            weight = torch.cat((weight, fine_weights[0]))
+            bias = torch.cat((bias, fine_weights[1]))
+        projected, coarse = project_and_pool(
+            feat, weight, bias,
+            *self.pool_matrices(feat.shape[-2:], feat.device))
+        if fine_weights is None:
+            return projected, (None, coarse)
+        other, fine = projected.split(
+            [num_other, projected.size(1) - num_other], 1)
+        return other, (fine, coarse)
+
     def _autocast(self, device: torch.device):
         dtype = torch.float16 if device.type == 'cuda' else torch.bfloat16
         return torch.autocast(
@@ -596,27 +649,40 @@ class RRMRefiner(BaseModule):
             maps.append(heatmap)
         return maps
 
-    def loss(self, maps: List[Tensor],
-             map_loss: Callable[[Tensor], Dict[str, Tensor]]
-             ) -> Dict[str, Tensor]:
-        """The sequence loss, each iteration's parts under their own names.
+    def stage_weights(self, num_stages: int) -> List[float]:
+        """The sequence loss's weights: stage t of n (G_t, t = 1..n) weighs
+        ``gamma ** (n - t)``, the last map 1.
+
+        Args:
+            num_stages (int): n, the refined maps.
+
+        Returns:
+            list[float]: n weights, for G_1 .. G_n.
+        """
+        return [self.gamma**(num_stages - t)
+                for t in range(1, num_stages + 1)]
+
+    def loss_by_feat(self, maps: List[Tensor], map_targets: MapTargets,
+                     criterion: ProposalMapLoss) -> Dict[str, Tensor]:
+        """The sequence loss: each refined map scored as BMN's map against
+        the grid's targets, weighted by :meth:`stage_weights`.
 
         Args:
             maps (list[Tensor]): ``[G_1, ..., G_n]`` logits from
                 :meth:`forward`.
-            map_loss (callable): B x 2 x D x T confidences -> dict of
-                weighted losses named ``loss_pem_<part>``
-                (``ProposalMapLoss.map_loss``: the targets bound).
+            map_targets (MapTargets): The grid's targets
+                (:meth:`ProposalMapLoss.map_targets`), shared with G_0.
+            criterion (ProposalMapLoss): The localizer's loss, whose
+                :meth:`~ProposalMapLoss.map_loss_parts` scores each map.
 
         Returns:
-            dict[str, Tensor]: ``loss_rrm_it<t>_<part>``, already weighted
-            by ``gamma ** (n - t)``; iterations count from 1.
+            dict[str, Tensor]: ``loss_rrm_it<t>_reg`` / ``_cls`` for
+            t = 1..n, each map's parts times its stage weight.
         """
         losses = {}
-        num = len(maps)
-        for i, heatmap in enumerate(maps, start=1):
-            weight = self.gamma**(num - i)
-            for name, value in map_loss(heatmap.sigmoid()).items():
-                part = name.split('_')[-1]
-                losses[f'loss_rrm_it{i}_{part}'] = weight * value
+        weights = self.stage_weights(len(maps))
+        for t, (heatmap, weight) in enumerate(zip(maps, weights), start=1):
+            parts = criterion.map_loss_parts(heatmap.sigmoid(), map_targets)
+            for part, value in parts.items():
+                losses[f'loss_rrm_it{t}_{part}'] = weight * value
         return losses
