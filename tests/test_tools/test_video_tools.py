@@ -198,3 +198,171 @@ def test_inference_feature_dimension_mismatch_names_both_configs(
                            '64-d features but the localizer '
                            'configs/demo/bmn_demo.py expects feat_dim=400')
     assert not osp.exists(tmp_path / 'o' / 'features')
+
+
+# ---------------------------------------------------------- custom dataset
+# (name, subset, instances) of the generated dataset; 64 frames at 16 fps.
+CUSTOM = (
+    ('clip_a', 'training', [([0.5, 2.0], 'Bar'), ([2.5, 3.5], 'Flash')]),
+    ('clip_b', 'training', [([1.0, 3.0], 'Bar')]),
+    ('clip_c', 'training', [([0.0, 1.5], 'Flash')]),
+    ('clip_d', 'validation', [([1.0, 2.5], 'Bar')]),
+    ('clip_e', 'validation', [([0.25, 3.75], 'Flash')]),
+    ('clip_f', 'testing', []),
+)
+# RCL-BMN of configs/custom/rcl_bmn_custom.py, tiny, on 64-d features
+# resized to 32 snippets.
+TINY_RCL = {
+    'model.backbone.feat_dim': 64,
+    'model.backbone.temporal_dim': 32,
+    'model.backbone.duration_dim': 32,
+    'model.backbone.num_samples': 4,
+    'model.backbone.hidden_dim_1d': 16,
+    'model.backbone.hidden_dim_3d': 16,
+    'model.head.in_channels': 16,
+    'model.head.hidden_channels': 8,
+    'model.head.mlp_channels': 8,
+    'model.refiner.in_channels': 8,
+    'model.refiner.hdim': 8,
+    'model.refiner.cdim': 8,
+    'model.refiner.encoder_channels': '"(8,8,8,8)"',
+    'model.refiner.head_channels': 8,
+    'model.refiner.iters': 2,
+    'model.train_cfg.sampler.num_random': 16,
+    'model.train_cfg.sampler.num_jitter': 2,
+    'train_cfg.max_epochs': 1,
+    'train_cfg.val_interval': 1,
+}
+
+
+def anet_json(path, entries):
+    database = {
+        name: dict(subset=subset, duration=4.0, annotations=[
+            dict(segment=segment, label=label)
+            for segment, label in instances])
+        for name, subset, instances in entries}
+    path.write_text(json.dumps(dict(version='VERSION 1.3', taxonomy=[],
+                                    database=database)))
+    return str(path)
+
+
+def thumos_csv(path, entries):
+    lines = ['video,type,type_idx,start,end,startFrame,endFrame']
+    for name, _, instances in entries:
+        for (start, end), label in instances:
+            lines.append(f'{name},{label},0,{start},{end},0,0')
+    path.write_text('\n'.join(lines) + '\n')
+    return str(path)
+
+
+@pytest.fixture(scope='module')
+def custom_features(tmp_path_factory):
+    root = tmp_path_factory.mktemp('custom')
+    videos = root / 'videos'
+    videos.mkdir()
+    for name, _, _ in CUSTOM:
+        write_test_video(str(videos / f'{name}.mp4'), 64, fps=16)
+    proc = run_tool(['tools/data/extract_features.py', str(videos),
+                     '--config', TINY_EXTRACTOR, '--random-weights',
+                     '--interval', '4', '--out-dir',
+                     str(root / 'features')])
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return root
+
+
+def test_prepare_custom_dataset_from_activitynet_json_and_thumos_csv(
+        custom_features, tmp_path):
+    features = str(custom_features / 'features')
+    ann = anet_json(tmp_path / 'anet.json', CUSTOM)
+    proc = run_tool(['tools/data/prepare_custom_dataset.py', ann,
+                     '--feature-dir', features, '--out-dir',
+                     str(tmp_path / 'from_json')])
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert '3 training and 2 validation video(s), 2 class(es)' in \
+        proc.stdout
+    assert 'no annotation, left out: clip_f' in proc.stderr
+    train = json.loads((tmp_path / 'from_json' /
+                        'anet_anno_train.json').read_text())
+    assert sorted(train) == ['clip_a', 'clip_b', 'clip_c']
+    # Durations and frames read from the videos: 64 frames, 16 snippets.
+    assert train['clip_a'] == dict(
+        duration_second=4.0, duration_frame=64, feature_frame=64,
+        annotations=[dict(segment=[0.5, 2.0], label='Bar'),
+                     dict(segment=[2.5, 3.5], label='Flash')])
+    assert json.loads((tmp_path / 'from_json' /
+                       'classes.json').read_text()) == ['Bar', 'Flash']
+    # The same videos as THUMOS csv files give the same files.
+    train_csv = thumos_csv(tmp_path / 'train.csv', CUSTOM[:3])
+    val_csv = thumos_csv(tmp_path / 'val.csv', CUSTOM[3:5])
+    proc = run_tool(['tools/data/prepare_custom_dataset.py', train_csv,
+                     '--val-annotations', val_csv, '--feature-dir',
+                     features, '--out-dir', str(tmp_path / 'from_csv')])
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    for name in ('anet_anno_train.json', 'anet_anno_val.json',
+                 'classes.json'):
+        assert (tmp_path / 'from_csv' / name).read_text() == \
+            (tmp_path / 'from_json' / name).read_text()
+
+
+def test_prepare_custom_dataset_lists_every_problem(custom_features,
+                                                    tmp_path):
+    bad = list(CUSTOM) + [('clip_missing', 'training',
+                           [([0.0, 1.0], 'Bar')])]
+    bad[1] = ('clip_b', 'training', [([1.0, 9.0], 'Bar')])
+    ann = anet_json(tmp_path / 'bad.json', bad)
+    out = tmp_path / 'out'
+    proc = run_tool(['tools/data/prepare_custom_dataset.py', ann,
+                     '--feature-dir', str(custom_features / 'features'),
+                     '--out-dir', str(out)])
+    assert proc.returncode == 2
+    assert 'error: 2 problem(s) between the annotations and the features' \
+        in proc.stderr
+    assert '(video clip_missing): no features' in proc.stderr
+    assert '(video clip_b, instance 0): segment [1.0, 9.0] ends after the ' \
+        'video (4.000 s)' in proc.stderr
+    assert not out.exists()  # nothing written
+    proc = run_tool(['tools/data/prepare_custom_dataset.py',
+                     thumos_csv(tmp_path / 'a.csv', CUSTOM[:3]),
+                     '--feature-dir', str(custom_features / 'features'),
+                     '--out-dir', str(out)])
+    assert proc.returncode == 2
+    assert 'a THUMOS csv holds one subset' in proc.stderr
+    assert '--val-annotations' in proc.stderr
+
+
+def test_custom_dataset_trains_one_epoch(custom_features, tmp_path):
+    data = tmp_path / 'data'
+    ann = anet_json(tmp_path / 'anet.json', CUSTOM)
+    proc = run_tool(['tools/data/prepare_custom_dataset.py', ann,
+                     '--feature-dir', str(custom_features / 'features'),
+                     '--out-dir', str(data)])
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    options = dict(TINY_RCL)
+    for split, ann_split in (('train', 'train'), ('val', 'val'),
+                             ('test', 'val')):
+        key = f'{split}_dataloader'
+        options.update({
+            f'{key}.dataset.ann_file': f'{data}/anet_anno_{ann_split}.json',
+            f'{key}.dataset.data_prefix.video':
+                f'{custom_features}/features',
+            f'{key}.dataset.class_names': f'{data}/classes.json',
+            f'{key}.dataset.pipeline.0.feat_dim': 64,
+            f'{key}.dataset.pipeline.1.temporal_dim': 32,
+            f'{key}.num_workers': 0,
+            f'{key}.persistent_workers': False,
+            f'{key}.batch_size': 2,
+        })
+    work_dir = tmp_path / 'work'
+    proc = run_tool(['tools/train.py', 'configs/custom/rcl_bmn_custom.py',
+                     '--work-dir', str(work_dir), '--cfg-options'] +
+                    [f'{k}={v}' for k, v in options.items()])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (work_dir / 'epoch_1.pth').is_file()
+    logs = list(work_dir.glob('*/vis_data/scalars.json'))
+    assert logs, 'no training log'
+    records = [json.loads(line) for line in logs[0].read_text().splitlines()]
+    # Trained (finite losses) and validated (AR@AN on the val videos).
+    losses = [r['loss'] for r in records if 'loss' in r]
+    assert losses and all(np.isfinite(losses))
+    assert any(any('AR@' in key or 'auc' in key.lower() for key in r)
+               for r in records)
