@@ -2,8 +2,9 @@
 # with only the paths and the feature dimension changed. The features are
 # those of tools/data/extract_features.py (here TSN ResNet-50 RGB, 2048-d,
 # configs/feature_extraction/tsn_r50_rgb.py) under `feature_root`, the
-# annotation files and the class list those of
-# tools/data/prepare_custom_dataset.py under `data_root`.
+# annotation files those of tools/data/prepare_custom_dataset.py under
+# `data_root` (which also writes classes.json: pass it as the datasets'
+# class_names to refuse unknown labels).
 _base_ = ['../rcl_bmn_anet.py']
 
 data_root = 'data/custom/'
@@ -11,7 +12,6 @@ feature_root = data_root + 'features/'
 feature_ext = '.csv'
 feat_dim = 2048
 temporal_dim = 100
-class_names = data_root + 'classes.json'
 
 model = dict(backbone=dict(feat_dim=feat_dim))
 
@@ -42,14 +42,12 @@ train_dataloader = dict(
         ann_file=data_root + 'anet_anno_train.json',
         data_prefix=dict(video=feature_root),
         feature_ext=feature_ext,
-        class_names=class_names,
         pipeline=train_pipeline))
 val_dataloader = dict(
     dataset=dict(
         ann_file=data_root + 'anet_anno_val.json',
         data_prefix=dict(video=feature_root),
         feature_ext=feature_ext,
-        class_names=class_names,
         pipeline=val_pipeline))
 test_dataloader = val_dataloader
 
