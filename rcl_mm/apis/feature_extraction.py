@@ -368,14 +368,19 @@ class _Thumbnails:
         self.stride = 1
         self.kept: List[Tuple[int, np.ndarray]] = []
 
-    def add(self, first_index: int, frames: np.ndarray) -> None:
+    def wants(self, index: int) -> bool:
+        return self.count > 0 and index % self.stride == 0
+
+    def add(self, first_index: int, frames: Sequence) -> None:
         if self.count <= 0:
             return
         picks = [i for i in range(len(frames))
-                 if (first_index + i) % self.stride == 0]
+                 if (first_index + i) % self.stride == 0
+                 and frames[i] is not None]
         if not picks:
             return
-        small = torch.from_numpy(frames[picks]).permute(0, 3, 1, 2).float()
+        small = torch.from_numpy(np.stack([frames[i] for i in picks])
+                                 ).permute(0, 3, 1, 2).float()
         scale = self.height / small.shape[2]
         small = F.interpolate(
             small, size=(self.height, max(1, round(small.shape[3] * scale))),
@@ -399,9 +404,15 @@ class _Thumbnails:
         return [(self.kept[i][0] / fps, self.kept[i][1]) for i in chosen]
 
 
-def _decoded_chunks(path: str, chunk: int
-                    ) -> Iterator[Tuple[float, np.ndarray]]:
-    """Yield ``(fps, frames)``, frames N x H x W x 3 uint8 RGB, N <= chunk.
+def _decoded_chunks(path: str, chunk: int, wanted=None
+                    ) -> Iterator[Tuple[float, List[Optional[np.ndarray]]]]:
+    """Yield ``(fps, frames)``: up to ``chunk`` frames, each H x W x 3
+    uint8 RGB, or None for a frame that ``wanted(index)`` declines.
+
+    Converting a decoded frame to RGB costs about as much as decoding it,
+    so only the frames that clips or thumbnails use are converted. The
+    last frame of the stream is always converted (the clips of the last
+    snippets are clamped to it).
 
     Raises:
         UserValueError: For a file PyAV cannot open or decode, or without
@@ -430,20 +441,53 @@ def _decoded_chunks(path: str, chunk: int
         fps = float(rate) if rate else 0.0
         if not fps > 0:
             raise UserValueError('the video has no frame rate', path, fix)
-        buffer = []
+        buffer: List[Optional[np.ndarray]] = []
+        held, index = None, 0  # one frame of look-ahead: is it the last?
         try:
             for frame in container.decode(stream):
-                buffer.append(frame.to_ndarray(format='rgb24'))
-                if len(buffer) == chunk:
-                    yield fps, np.stack(buffer)
-                    buffer = []
+                if held is not None:
+                    buffer.append(_convert(held, index, wanted))
+                    index += 1
+                    if len(buffer) == chunk:
+                        yield fps, buffer
+                        buffer = []
+                held = frame
         except av.error.FFmpegError as error:
             raise UserValueError(
-                f'cannot decode the video after '
-                f'{len(buffer)} buffered frame(s) ({error})', path,
-                fix) from error
+                f'cannot decode the video after {index} frame(s) '
+                f'({error})', path, fix) from error
+        if held is not None:
+            buffer.append(held.to_ndarray(format='rgb24'))
         if buffer:
-            yield fps, np.stack(buffer)
+            yield fps, buffer
+
+
+def _convert(frame, index: int, wanted) -> Optional[np.ndarray]:
+    if wanted is None or wanted(index):
+        return frame.to_ndarray(format='rgb24')
+    return None
+
+
+def _clip_frame_test(interval: int, clip_len: int, frame_interval: int):
+    """``test(j)``: whether frame ``j`` is in any snippet's clip (before
+    clamping; frame 0, where clips before the start clamp to, included).
+    """
+    # Clip of snippet s: s * interval + offset + k * frame_interval.
+    offset = int(snippet_clip_indices([0], interval, clip_len,
+                                      frame_interval)[0, 0])
+    span = (clip_len - 1) * frame_interval
+
+    def test(j: int) -> bool:
+        if j == 0:
+            return True
+        first = max(0, -(-(j - offset - span) // interval))
+        for snippet in range(first, (j - offset) // interval + 1):
+            step = j - snippet * interval - offset
+            if step % frame_interval == 0:
+                return True
+        return False
+
+    return test
 
 
 def extract_video_features(extractor: FeatureExtractor, path: str,
@@ -500,9 +544,19 @@ def extract_video_features(extractor: FeatureExtractor, path: str,
                 pending[:s.batch_size])))
             del pending[:s.batch_size]
 
-    for fps, chunk in _decoded_chunks(path, s.decode_chunk):
+    in_clip = _clip_frame_test(interval, s.clip_len, s.frame_interval)
+
+    def wanted(index: int) -> bool:
+        return in_clip(index) or thumbnails.wants(index)
+
+    for fps, chunk in _decoded_chunks(path, s.decode_chunk, wanted):
         thumbnails.add(decoded, chunk)
-        frames.extend(_resize_crop(chunk, s.short_side, s.crop_size))
+        kept = [frame for frame in chunk if frame is not None]
+        resized = iter(_resize_crop(np.stack(kept), s.short_side,
+                                    s.crop_size) if kept else ())
+        # Frames no clip uses stay None (never read).
+        frames.extend(next(resized) if frame is not None else None
+                      for frame in chunk)
         decoded += len(chunk)
         if progress is not None:
             progress(decoded)
@@ -706,26 +760,33 @@ def measure_extraction_throughput(config: Union[str, Config],
                                   num_snippets: int = 64,
                                   batch_size: Optional[int] = None,
                                   warmup: int = 1,
-                                  settings: Optional[dict] = None
-                                  ) -> dict:
-    """Snippets per second of an extractor's forward passes.
+                                  settings: Optional[dict] = None,
+                                  video: Optional[str] = None,
+                                  interval: int = DEFAULT_INTERVAL) -> dict:
+    """Snippets per second of an extractor.
 
-    Random clips (uint8 frames of the config's crop size) go through the
-    model ``batch_size`` at a time, after ``warmup`` batches; decoding is
-    not included (it depends on the codec and the video size). Random
-    weights unless ``checkpoint`` is given (the speed does not depend on
-    the weights).
+    Without ``video``: the forward passes only. Random clips (uint8
+    frames of the config's crop size) go through the model ``batch_size``
+    at a time, after ``warmup`` batches, for at least ``num_snippets``
+    snippets. With ``video``: the whole of
+    :func:`extract_video_features` on that file (decoding, resizing,
+    forward passes), after one warm-up batch. Random weights unless
+    ``checkpoint`` is given (the speed does not depend on the weights).
 
     Returns:
         dict: ``snippets_per_second``, ``seconds``, ``num_snippets``,
         ``batch_size``, ``clip_len``, ``crop_size``, ``feat_dim``,
-        ``device``, ``config``.
+        ``device``, ``config``, ``torch_threads``; with ``video`` also
+        ``frames_per_second`` and ``video``.
     """
+    settings = dict(settings or {})
+    if batch_size is not None:
+        settings['batch_size'] = batch_size
     extractor = init_feature_extractor(config, checkpoint, device,
                                        random_weights=checkpoint is None,
                                        settings=settings)
     s = extractor.settings
-    batch = batch_size or s.batch_size
+    batch = s.batch_size
     generator = torch.Generator().manual_seed(0)
     clips = torch.randint(0, 256, (batch, s.clip_len, 3, s.crop_size,
                                    s.crop_size), generator=generator,
@@ -735,14 +796,24 @@ def measure_extraction_throughput(config: Union[str, Config],
     synchronize = (torch.cuda.synchronize if str(device).startswith('cuda')
                    else (lambda: None))
     synchronize()
-    batches = max(1, math.ceil(num_snippets / batch))
+    extra = {}
     start = time.perf_counter()
-    for _ in range(batches):
-        extractor.forward(clips)
-    synchronize()
+    if video is None:
+        batches = max(1, math.ceil(num_snippets / batch))
+        for _ in range(batches):
+            extractor.forward(clips)
+        synchronize()
+        done = batches * batch
+    else:
+        _, info, _ = extract_video_features(extractor, video, interval)
+        synchronize()
+        done = info['num_snippets']
     seconds = time.perf_counter() - start
-    return dict(snippets_per_second=batches * batch / seconds,
-                seconds=seconds, num_snippets=batches * batch,
-                batch_size=batch, clip_len=s.clip_len,
+    if video is not None:
+        extra = dict(frames_per_second=info['num_frames'] / seconds,
+                     video=osp.basename(video), interval=interval)
+    return dict(snippets_per_second=done / seconds, seconds=seconds,
+                num_snippets=done, batch_size=batch, clip_len=s.clip_len,
                 crop_size=s.crop_size, feat_dim=extractor.feat_dim,
-                device=str(device), config=extractor.config_name)
+                device=str(device), config=extractor.config_name,
+                torch_threads=torch.get_num_threads(), **extra)

@@ -10,7 +10,7 @@ import torch
 pytest.importorskip('av')
 
 from rcl_mm.apis.feature_extraction import (  # noqa: E402
-    FeatureExtractor, _decoded_chunks, _resize_crop, collect_folder_info,
+    FeatureExtractor, _clip_frame_test, _decoded_chunks, _resize_crop, collect_folder_info,
     extract_features_to, extract_video_features, init_feature_extractor,
     measure_extraction_throughput, snippet_clip_indices, write_features)
 from rcl_mm.datasets.transforms import LoadSnippetFeature  # noqa: E402
@@ -54,6 +54,20 @@ def test_clip_indices_by_hand():
         [0, 0, 8, 16, 24], [8, 16, 24, 32, 39]]
 
 
+@pytest.mark.parametrize('interval,clip_len,frame_interval',
+                         [(16, 1, 1), (16, 3, 5), (4, 5, 8), (16, 32, 2),
+                          (8, 16, 4), (5, 2, 1)])
+def test_only_clip_frames_are_converted(interval, clip_len, frame_interval):
+    """The frames decoded to RGB are exactly those some clip reads, and
+    frame 0 (clips before the start are clamped to it)."""
+    test = _clip_frame_test(interval, clip_len, frame_interval)
+    indices = snippet_clip_indices(40, interval, clip_len, frame_interval)
+    used = set(indices.clip(0).ravel().tolist()) | {0}
+    horizon = 30 * interval  # clear of the last snippets' clips
+    assert {j for j in range(horizon) if test(j)} == \
+        {j for j in used if j < horizon}
+
+
 @pytest.mark.parametrize('num_frames,interval,clip_len,frame_interval,'
                          'chunk', [(70, 16, 3, 5, 7), (40, 16, 5, 8, 64),
                                    (33, 4, 1, 1, 5), (48, 16, 16, 1, 10)])
@@ -84,7 +98,8 @@ def test_streamed_batched_equals_one_by_one_and_reference(tiny, tmp_path):
     assert batched.shape == (9, 64) and info['num_snippets'] == 9
     np.testing.assert_allclose(batched, single, rtol=1e-5, atol=1e-6)
     # Reference: every frame decoded at once, each clip run on its own.
-    frames = np.concatenate([c for _, c in _decoded_chunks(video, 1000)])
+    frames = np.stack([f for _, c in _decoded_chunks(video, 1000)
+                       for f in c])
     s = tiny.settings
     resized = _resize_crop(frames, s.short_side, s.crop_size)
     indices = snippet_clip_indices(9, 8, s.clip_len, s.frame_interval, 75)
