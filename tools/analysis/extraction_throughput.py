@@ -5,7 +5,8 @@ Usage::
 
     python tools/analysis/extraction_throughput.py CONFIG [CONFIG ...] \\
         [--device cpu|cuda] [--num-snippets 64] [--batch-size B] \\
-        [--video FILE [--interval 16]] [--checkpoint CKPT] [--out FILE.json]
+        [--video FILE [--interval 16]] [--checkpoint CKPT] [--threads N]
+        [--out FILE.json]
 
 Without ``--video``: the forward passes on random clips of the config's
 size (random weights unless ``--checkpoint``; the speed is the same).
@@ -37,6 +38,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='clips per forward pass (default: config)')
     parser.add_argument('--video', help='measure on this video file')
     parser.add_argument('--interval', type=int, default=DEFAULT_INTERVAL)
+    parser.add_argument('--threads', type=int,
+                        help='torch CPU threads (default: torch\'s)')
     parser.add_argument('--out', help='also write the results as JSON')
     add_debug_argument(parser)
     args = parser.parse_args(argv)
@@ -47,6 +50,9 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.threads is not None:
+        import torch
+        torch.set_num_threads(args.threads)
     results = []
     for config in args.configs:
         result = measure_extraction_throughput(
