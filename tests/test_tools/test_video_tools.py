@@ -366,3 +366,23 @@ def test_custom_dataset_trains_one_epoch(custom_features, tmp_path):
     assert losses and all(np.isfinite(losses))
     assert any(any('AR@' in key or 'auc' in key.lower() for key in r)
                for r in records)
+
+
+def test_extraction_throughput_tool(video_folder, tmp_path):
+    out = tmp_path / 'throughput.json'
+    proc = run_tool([
+        'tools/analysis/extraction_throughput.py', TINY_EXTRACTOR,
+        '--num-snippets', '16', '--batch-size', '4', '--video',
+        str(video_folder / 'jump.mp4'), '--interval', '4', '--threads', '1',
+        '--out', str(out)
+    ])
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    (result, ) = json.loads(out.read_text())
+    assert json.loads(proc.stdout.strip()) == result
+    # The whole video: 70 frames, a snippet every 4.
+    assert result['num_snippets'] == 17 and result['batch_size'] == 4
+    assert result['snippets_per_second'] == pytest.approx(
+        17 / result['seconds'])
+    assert result['frames_per_second'] == pytest.approx(
+        70 / result['seconds'])
+    assert result['torch_threads'] == 1 and result['feat_dim'] == 64
