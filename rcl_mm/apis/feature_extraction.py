@@ -238,6 +238,9 @@ def init_feature_extractor(config: Union[str, Config],
             of another backbone; a bad ``feature_extraction`` value.
     """
     cfg, name = _load_extractor_config(config)
+    if str(device).startswith('cuda') and not torch.cuda.is_available():
+        raise UserValueError('no CUDA device here', f'--device {device}',
+                             'use --device cpu')
     if checkpoint is None and not random_weights:
         raise UserError(
             'no extractor checkpoint', name,

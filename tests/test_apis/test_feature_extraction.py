@@ -10,8 +10,8 @@ import torch
 pytest.importorskip('av')
 
 from rcl_mm.apis.feature_extraction import (  # noqa: E402
-    FeatureExtractor, _clip_frame_test, _decoded_chunks, _resize_crop, collect_folder_info,
-    extract_features_to, extract_video_features, init_feature_extractor,
+    FeatureExtractor, _clip_frame_test, _decoded_chunks, _resize_crop,
+    collect_folder_info, extract_features_to, extract_video_features, init_feature_extractor,
     measure_extraction_throughput, snippet_clip_indices, write_features)
 from rcl_mm.datasets.transforms import LoadSnippetFeature  # noqa: E402
 from rcl_mm.testing.videos import write_test_video  # noqa: E402
@@ -147,6 +147,22 @@ def test_bad_videos_give_clear_errors(tiny, tmp_path):
     with pytest.raises(UserError, match=r'shorter than one snippet \(10 '
                        r'frames < --interval 16\)'):
         extract_video_features(tiny, short, 16)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='has a GPU')
+def test_cuda_without_a_gpu_is_a_clear_error():
+    with pytest.raises(UserError, match=r'no CUDA device here \(--device '
+                       r'cuda\): use --device cpu'):
+        init_feature_extractor(TINY, device='cuda', random_weights=True)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA')
+def test_cuda_features_equal_cpu_features(tiny, tmp_path):
+    video = write_test_video(str(tmp_path / 'v.mp4'), 40)
+    cuda = init_feature_extractor(TINY, device='cuda', random_weights=True)
+    on_gpu, _, _ = extract_video_features(cuda, video, 8)
+    on_cpu, _, _ = extract_video_features(tiny, video, 8)
+    np.testing.assert_allclose(on_gpu, on_cpu, rtol=1e-3, atol=1e-3)
 
 
 def test_checkpoint_required_and_checked(tiny, tmp_path):
