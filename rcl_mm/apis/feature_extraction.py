@@ -630,8 +630,9 @@ def video_name(path: str) -> str:
 def write_features(features: np.ndarray, out_file: str) -> None:
     """Write ``T x C`` features atomically as our datasets read them.
 
-    ``.csv``: mmaction2's layout, one header row (``f0,...``) then T rows;
-    ``.npy``: the float32 array.
+    ``.csv``: mmaction2's layout, one header row (``f0,...``) then T rows,
+    9 significant digits (every float32 reads back exactly); ``.npy``: the
+    float32 array.
     """
     features = np.asarray(features, dtype=np.float32)
     if out_file.endswith('.npy'):
@@ -641,7 +642,7 @@ def write_features(features: np.ndarray, out_file: str) -> None:
         with atomic_write(out_file) as f:
             f.write(','.join(f'f{i}' for i in range(features.shape[1])))
             f.write('\n')
-            np.savetxt(f, features, delimiter=',', fmt='%.7g')
+            np.savetxt(f, features, delimiter=',', fmt='%.9g')
     else:
         raise UserValueError('features are written as .csv or .npy',
                              out_file, 'use --format csv or npy')
