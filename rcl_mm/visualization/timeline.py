@@ -1,7 +1,7 @@
 # Copyright (c) rcl_mm contributors. All rights reserved.
 """Timeline plots: detections of one video against its ground truth."""
 import io
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -14,6 +14,31 @@ TIME_UNITS = {'s': 'time (s)', 'seconds': 'time (s)',
 LABEL_LANE = 0.5
 #: Smallest horizontal gap between two labels of a lane, in pixels.
 LABEL_GAP = 3
+#: Height of the strip of video frames, in inches.
+STRIP_INCHES = 0.9
+
+
+def _draw_frame_strip(ax, frames, duration: float) -> None:
+    """Draw each frame centred on its time, as wide as the gap between
+    frames (the first and last clipped to ``[0, duration]``)."""
+    times = np.array([float(t) for t, _ in frames])
+    if len(times) > 1:
+        half = np.diff(times).min() / 2
+    else:
+        half = duration / 2
+    half = max(half, 1e-9)
+    for time, image in frames:
+        left, right = max(0.0, time - half), min(duration, time + half)
+        if right <= left:
+            continue
+        ax.imshow(np.asarray(image), extent=(left, right, 0, 1),
+                  aspect='auto', interpolation='bilinear', gid='frame')
+    ax.set_xlim(0, duration)
+    ax.set_ylim(0, 1)
+    ax.set_yticks([])
+    ax.tick_params(axis='x', labelbottom=False, bottom=False)
+    ax.set_ylabel('video', rotation=0, ha='right', va='center',
+                  fontsize=7)
 
 
 def _stack_labels(fig, ax, texts: List, base: float) -> int:
@@ -58,14 +83,18 @@ def plot_timeline(out_file: str,
                   top_k: int = 10,
                   model: Optional[str] = None,
                   video: Optional[str] = None,
-                  time_unit: str = 's'):
+                  time_unit: str = 's',
+                  frames: Optional[Sequence[Tuple[float,
+                                                  np.ndarray]]] = None):
     """Draw ground truth and the top detections of a video on a timeline.
 
     The ground truth is one row of green bars, its labels above it in as
     many lanes as they need never to overlap; below it the ``top_k``
     detections, one row each, ordered by score, with bar opacity
     proportional to the score. The title names the model and the video,
-    the x axis the time unit.
+    the x axis the time unit. With ``frames``, a strip of video frames
+    runs above the timeline on the same time axis, each frame centred on
+    its time.
 
     Args:
         out_file (str): PNG path; written atomically.
@@ -78,6 +107,10 @@ def plot_timeline(out_file: str,
         model (str, optional): The model (e.g. its config name).
         video (str, optional): The video's name.
         time_unit (str): ``'s'`` (or ``'seconds'``) or ``'snippets'``.
+        frames (Sequence[tuple[float, np.ndarray]], optional): ``(time,
+            H x W x 3 uint8 image)`` pairs in ``time_unit``, by time
+            (e.g. the thumbnails of
+            :func:`rcl_mm.apis.feature_extraction.extract_video_features`).
 
     Returns:
         matplotlib.figure.Figure: The figure (closed), to inspect.
@@ -102,7 +135,15 @@ def plot_timeline(out_file: str,
     detections = detections[np.argsort(-detections[:, 2],
                                        kind='stable')][:top_k]
     rows = 1 + len(detections)
-    fig, ax = plt.subplots(figsize=(10, 1.2 + 0.3 * rows))
+    strip = None
+    if frames:
+        # The strip's height stays STRIP_INCHES when the figure grows.
+        fig, (strip, ax) = plt.subplots(
+            2, 1, sharex=True, figsize=(10, STRIP_INCHES + 1.2 + 0.3 * rows),
+            gridspec_kw=dict(height_ratios=(STRIP_INCHES, 1.2 + 0.3 * rows)))
+        _draw_frame_strip(strip, frames, duration)
+    else:
+        fig, ax = plt.subplots(figsize=(10, 1.2 + 0.3 * rows))
     labels = []
     for i, (start, end) in enumerate(np.asarray(gt_segments).reshape(-1, 2)):
         ax.broken_barh([(start, end - start)], (rows - 1, 0.8),
@@ -112,8 +153,10 @@ def plot_timeline(out_file: str,
                            va='bottom', gid='gt-label', clip_on=False)
             text.start = start
             labels.append(text)
-    max_score = max(float(detections[:, 2].max()), 1e-12) \
-        if len(detections) else 1.0
+    # The best score itself (any positive value, subnormal ones too), so
+    # that the best bar is opaque; 1 when no score is positive.
+    best = float(detections[:, 2].max()) if len(detections) else 0.0
+    max_score = best if best > 0 else 1.0
     for row, (start, end, score) in enumerate(detections):
         y = rows - 2 - row
         # Clipped: score / max_score rounds above 1 for the best score
@@ -135,7 +178,7 @@ def plot_timeline(out_file: str,
     full_title = ' | '.join(str(part) for part in (model, video, title)
                             if part)
     if full_title:
-        ax.set_title(full_title)
+        (strip if strip is not None else ax).set_title(full_title)
     fig.tight_layout()
     # Label lanes above the ground truth: the figure grows by their height
     # (same scale as the rows), which can move the axes; so stack again
@@ -147,7 +190,13 @@ def plot_timeline(out_file: str,
             break
         lanes = new_lanes
         top = rows + lanes * LABEL_LANE
-        fig.set_size_inches(10, 1.2 + 0.3 * (rows + lanes * LABEL_LANE))
+        main_inches = 1.2 + 0.3 * (rows + lanes * LABEL_LANE)
+        if strip is not None:
+            fig.set_size_inches(10, STRIP_INCHES + main_inches)
+            strip.get_gridspec().set_height_ratios((STRIP_INCHES,
+                                                    main_inches))
+        else:
+            fig.set_size_inches(10, main_inches)
         ax.set_ylim(-0.2, top)
         fig.tight_layout()
     buffer = io.BytesIO()

@@ -97,3 +97,31 @@ def test_plot_timeline_refuses_non_finite(tmp_path, bad):
         plot_timeline(str(tmp_path / 'p.png'), duration=10.0,
                       gt_segments=[], detections=dets)
     assert not (tmp_path / 'p.png').exists()
+
+
+def test_plot_timeline_frame_strip_on_the_time_axis(tmp_path):
+    out = tmp_path / 'strip.png'
+    # Four frames 2.5 s apart on a 10 s video, each a plain colour.
+    frames = [(t, np.full((12, 16, 3), 60 * i, dtype=np.uint8))
+              for i, t in enumerate((0.0, 2.5, 5.0, 7.5))]
+    fig = plot_timeline(str(out), duration=10.0, gt_segments=[[1.0, 4.0]],
+                        gt_labels=['Swimming'],
+                        detections=[[1.0, 5.0, 0.9]], frames=frames,
+                        model='m', video='v')
+    strip, timeline = fig.axes
+    images = strip.get_images()
+    # Each frame centred on its time, 2.5 s wide, clipped at 0.
+    assert [tuple(im.get_extent()) for im in images] == [
+        (0.0, 1.25, 0, 1), (1.25, 3.75, 0, 1), (3.75, 6.25, 0, 1),
+        (6.25, 8.75, 0, 1)]
+    assert [int(im.get_array()[0, 0, 0]) for im in images] == [0, 60, 120,
+                                                               180]
+    assert strip.get_xlim() == timeline.get_xlim() == (0.0, 10.0)
+    # The strip is above the timeline and keeps its height.
+    assert strip.get_position().y0 > timeline.get_position().y1
+    assert strip.get_title() == 'm | v'
+    assert out.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+    # Without frames: one axis, as before.
+    fig = plot_timeline(str(out), duration=10.0, gt_segments=[],
+                        detections=[[1.0, 5.0, 0.9]])
+    assert len(fig.axes) == 1
