@@ -9,6 +9,7 @@ import subprocess
 import sys
 import zipfile
 
+import pytest
 import yaml
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))

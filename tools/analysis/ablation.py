@@ -16,7 +16,9 @@ are skipped; a trained run whose test did not finish is only re-tested)
 and ``--summary-only`` tabulates whatever has finished. Test-only
 variants (other inference settings) reuse the checkpoint of their base
 variant.
-The table gives mean and standard deviation (ddof = 1) over seeds.
+The table gives mean and standard deviation (ddof = 1) over seeds;
+tools/analysis/update_metafiles.py writes the demo models' metafile
+Results from the same result files.
 """
 import argparse
 import json
@@ -29,7 +31,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from rcl_mm.utils.cli import add_debug_argument, run_tool
+from rcl_mm.utils.cli import UserValueError, add_debug_argument, run_tool
+from rcl_mm.utils.io import atomic_write
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 BMN_DEMO = 'configs/demo/bmn_demo.py'
@@ -224,9 +227,51 @@ def run_one(variant, seed, data_dir, work_dir):
                                  osp.join(data_dir, 'anet_anno_val.json'),
                                  run_dir)
     metrics['seconds'] = time.time() - tic + earlier_seconds
-    with open(osp.join(run_dir, 'result.json'), 'w') as f:
+    # Atomic: a result.json marks the run finished (a rerun skips it).
+    with atomic_write(result_path(work_dir, variant, seed)) as f:
         json.dump(metrics, f, indent=1)
     return metrics
+
+
+def result_path(work_dir, variant, seed):
+    """``WORK_DIR/<variant>/seed<k>/result.json``, written when a run's
+    test has finished."""
+    return osp.join(work_dir, variant, f'seed{seed}', 'result.json')
+
+
+def finished_runs(variant, seeds, work_dir):
+    """The results of the finished runs of one variant.
+
+    Args:
+        variant (str): A name of :data:`VARIANTS`.
+        seeds (list[int]): The seeds to look for.
+        work_dir (str): The ablation's work dir.
+
+    Returns:
+        dict: ``{seed: result}`` in the order of ``seeds``, for the seeds
+        whose ``result.json`` exists; a result is the dict
+        :func:`run_one` wrote (``average_mAP``, ``mAP@<t>`` in percent,
+        ``seconds``).
+    """
+    runs = {}
+    for seed in seeds:
+        path = result_path(work_dir, variant, seed)
+        if not osp.exists(path):
+            continue
+        try:
+            with open(path) as f:
+                result = json.load(f)
+        except ValueError as error:
+            raise UserValueError(
+                f'not a JSON file ({error})', path,
+                'delete it and rerun the run (tools/analysis/ablation.py '
+                f'--variants {variant} --seeds {seed})') from None
+        if not isinstance(result, dict):
+            raise UserValueError(
+                'not a result (a JSON object of metrics expected)', path,
+                'delete it and rerun the run')
+        runs[seed] = result
+    return runs
 
 
 def summarize(variants, seeds, work_dir):
@@ -236,12 +281,7 @@ def summarize(variants, seeds, work_dir):
         '|---|---|---|---|---|---|'
     ]
     for variant in variants:
-        runs = []
-        for seed in seeds:
-            path = osp.join(work_dir, variant, f'seed{seed}', 'result.json')
-            if osp.exists(path):
-                with open(path) as f:
-                    runs.append(json.load(f))
+        runs = list(finished_runs(variant, seeds, work_dir).values())
         if not runs:
             lines.append(f'| {variant} | 0 | - | - | - | - |')
             continue
@@ -275,7 +315,7 @@ def main():
 
         def launch(job):
             variant, seed = job
-            done = osp.join(work_dir, variant, f'seed{seed}', 'result.json')
+            done = result_path(work_dir, variant, seed)
             log = osp.join(work_dir, f'{variant}_seed{seed}.log')
             if osp.exists(done) or (osp.exists(log) and time.time() -
                                     osp.getmtime(log) < RUNNING_SECONDS):
