@@ -173,9 +173,9 @@ class RCLLocalizer(ProposalMapLocalizer):
     def read_features(self, feat: Tensor,
                       iters: int = None) -> Tuple[Tensor, Optional[tuple]]:
         """The head's cell terms and the neck's readings of F, in one read
-        of F where the neck shares it (:meth:`RRMRefiner.read_shared`:
-        about 40 ms of an ANet training step on two CPU cores), else each
-        module reading F itself.
+        of F where the neck shares it (:meth:`RRMRefiner.read_shared`;
+        its saving is measured in docs/benchmark.md), else each module
+        reading F itself.
 
         Args:
             feat (Tensor): B x C x D x T, F.
