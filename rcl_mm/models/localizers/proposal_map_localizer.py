@@ -240,14 +240,31 @@ class ProposalMapLocalizer(BaseModel):
             tuple[Tensor]: ``gt_iou_map`` (B x D x T), ``gt_start`` and
             ``gt_end`` (B x T).
         """
+        gt_segments, gt_valid = self.gt_segments(data_samples, device)
+        return bmn_targets(gt_segments, gt_valid, self.temporal_dim,
+                           self.duration_dim)
+
+    @staticmethod
+    def gt_segments(data_samples: List[ActionDataSample],
+                    device: torch.device) -> Tuple[Tensor, Tensor]:
+        """The batch's ground-truth segments, padded to one tensor.
+
+        Args:
+            data_samples (list[ActionDataSample]): Samples with
+                ``gt_instances.gt_bbox`` (G_i x 2, normalised).
+            device (torch.device): Where the tensors go.
+
+        Returns:
+            tuple[Tensor, Tensor]: ``gt_segments`` (B x G x 2, float32,
+            G the most of any sample) and ``gt_valid`` (B x G bool,
+            False on padding), as :func:`pad_segments` returns them.
+        """
         segments = [
             torch.as_tensor(
                 sample.gt_instances.gt_bbox, dtype=torch.float32,
                 device=device).reshape(-1, 2) for sample in data_samples
         ]
-        gt_segments, gt_valid = pad_segments(segments)
-        return bmn_targets(gt_segments, gt_valid, self.temporal_dim,
-                           self.duration_dim)
+        return pad_segments(segments)
 
     def predict(self, inputs: Tensor,
                 data_samples: List[ActionDataSample]) -> List[
