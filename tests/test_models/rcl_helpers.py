@@ -49,3 +49,12 @@ def randomize(module):
     for name, param in module.named_parameters():
         if param.abs().max() == 0:
             param.data = 0.3 * torch.randn(param.shape, generator=gen)
+
+
+def grid_cells(temporal_dim, duration_dim, dtype=torch.float32):
+    """Every D x T grid cell (d, t) as the segment [t, t + d + 1] in
+    snippet-boundary units, row-major (d, t): (D * T, 2)."""
+    d, t = torch.meshgrid(torch.arange(duration_dim, dtype=dtype),
+                          torch.arange(temporal_dim, dtype=dtype),
+                          indexing='ij')
+    return torch.stack((t, t + d + 1), dim=-1).reshape(-1, 2)

@@ -5,8 +5,7 @@ import pytest
 import torch
 
 from rcl_mm.models import RCLHead
-from rcl_mm.models.task_modules import grid_segments
-from rcl_helpers import C_IN, D, T, randomize, tiny_backbone
+from rcl_helpers import C_IN, D, T, grid_cells, randomize, tiny_backbone
 
 
 @pytest.mark.parametrize('mode', ['nearest', 'bilinear', 'exact'])
@@ -19,7 +18,7 @@ def test_grid_cells_scored_as_segments_equal_g0(mode):
     terms = head.cell_terms(head.features(feats['proposal_map']))
     g0 = head.grid_logits(terms, feats['proposal_map'])
     assert g0.shape == (2, 2, D, T)
-    segments = grid_segments(T, D)[None].expand(2, -1, -1)
+    segments = grid_cells(T, D)[None].expand(2, -1, -1)
     seg_feat = backbone.segment_features(feats['proposal_feat'], segments)
     logits = head.segment_logits(terms, segments, seg_feat)
     torch.testing.assert_close(logits.view(2, 2, D, T), g0, rtol=1e-5,

@@ -14,12 +14,11 @@ import rcl_mm  # noqa: F401
 from mmaction.models import BMN as MMBMN  # noqa: E402,I001
 from rcl_mm.models import (BMNBackbone, RCLLocalizer,  # noqa: E402
                            RRMRefiner)
-from rcl_mm.models.task_modules import grid_segments  # noqa: E402
 from rcl_mm.registry import MODELS  # noqa: E402
 from rcl_mm.utils import convert_mmaction2_bmn  # noqa: E402
 from devices import requires_cuda  # noqa: E402
-from rcl_helpers import (C_IN, ROOT, D, T, make_samples,  # noqa: E402
-                         randomize, tiny_model)
+from rcl_helpers import (C_IN, ROOT, D, T, grid_cells,  # noqa: E402
+                         make_samples, randomize, tiny_model)
 
 
 #: Loss dicts of the three models of test_loss_dict_is_unchanged_to_the_bit,
@@ -343,7 +342,7 @@ def test_scale_invariant_scores_on_the_grid_equal_the_refined_map(scoring):
     model = tiny_model(test_cfg=dict(scoring=scoring)).eval()
     randomize(model)
     x = torch.randn(2, C_IN, T)
-    segments = grid_segments(T, D)[None].expand(2, -1, -1)
+    segments = grid_cells(T, D)[None].expand(2, -1, -1)
     with torch.no_grad():
         conf_map, start, end = model(x, None, mode='tensor')
         conf, scores = model.score_segments(x, segments)
