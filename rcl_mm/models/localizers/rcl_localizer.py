@@ -105,6 +105,7 @@ class RCLLocalizer(ProposalMapLocalizer):
             :class:`ProposalMapLocalizer`.
     """
     default_test_cfg = RCL_DEFAULT_TEST_CFG
+    train_cfg_keys = ('sampler', )
 
     def __init__(self,
                  backbone: ConfigType,
@@ -125,11 +126,8 @@ class RCLLocalizer(ProposalMapLocalizer):
             init_cfg=init_cfg,
             allow_missing_keys=allow_missing_keys)
         self.neck = build_module(neck)
-        train_cfg = dict(train_cfg or {})
-        sampler = train_cfg.pop('sampler', None)
-        if train_cfg:
-            raise KeyError(f'Unknown train_cfg keys {sorted(train_cfg)}; '
-                           "known: ['sampler'].")
+        self.check_cfg_keys(train_cfg=train_cfg)
+        sampler = (train_cfg or {}).get('sampler')
         self.sampler = None if sampler is None else build_task_util(
             sampler, 'ScaleInvariantSampler')
         if self.test_cfg['scoring'] not in SCORING_RULES:
