@@ -23,15 +23,25 @@ def test_neck_zero_iterations_is_identity():
     assert not any(k.startswith('loss_rrm') for k in losses)
 
 
-def test_gru_step_with_static_terms_equals_forward():
+def gru_as_written(gru, h, x):
+    """One step of the supplement's eq. (1) with the ConvGRU's three
+    convolutions on the whole input x."""
+    hx = torch.cat((h, x), dim=1)
+    z = torch.sigmoid(gru.convz(hx))
+    r = torch.sigmoid(gru.convr(hx))
+    h_new = torch.tanh(gru.convh(torch.cat((r * h, x), dim=1)))
+    return (1 - z) * h + z * h_new
+
+
+def test_gru_step_with_static_terms_is_eq1():
     """Convolving the fixed input channels once (static_terms) and the rest
-    per step gives forward's values and gradients, borders included."""
+    per step gives eq. (1)'s values and gradients, borders included."""
     from rcl_mm.models import ConvGRU
     torch.manual_seed(0)
     gru = ConvGRU(hidden_dim=5, input_dim=7).double()
     h = torch.randn(2, 5, 4, 6, dtype=torch.float64, requires_grad=True)
     x = torch.randn(2, 7, 4, 6, dtype=torch.float64, requires_grad=True)
-    want = gru(gru(h, x), x)
+    want = gru_as_written(gru, gru_as_written(gru, h, x), x)
     static = gru.static_terms(x[:, 3:])
     got = gru.step(gru.step(h, x[:, :3], static), x[:, :3], static)
     torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
@@ -70,7 +80,7 @@ def refine_by_concatenation(neck, feat, logits, iters):
     heatmap, maps = logits, []
     for _ in range(iters):
         x = torch.cat((neck.map_enc(pool(heatmap)), feat_coarse, inp), 1)
-        net = neck.gru(net, x)
+        net = gru_as_written(neck.gru, net, x)
         up = torch.nn.functional.interpolate(
             net, size=logits.shape[-2:], mode='bilinear',
             align_corners=False)
@@ -222,10 +232,9 @@ def raft_small_update(block, net, inp, corr, flow):
 
 
 def test_small_update_block_is_rafts_and_its_split_is_exact():
-    """SmallUpdateBlock.forward equals the transcription of RAFT's
-    SmallUpdateBlock; step() with the fixed parts computed once
-    (static_terms) equals forward, values and gradients, borders
-    included."""
+    """SmallUpdateBlock.step with the fixed parts computed once
+    (static_terms) equals the transcription of RAFT's SmallUpdateBlock,
+    values and gradients, borders included."""
     from rcl_mm.models import SmallUpdateBlock
     torch.manual_seed(0)
     block = SmallUpdateBlock(6, hdim=5, cdim=3,
@@ -237,17 +246,17 @@ def test_small_update_block_is_rafts_and_its_split_is_exact():
     inp = torch.randn(2, 3, 4, 7, dtype=torch.float64, requires_grad=True)
     feat = torch.randn(2, 6, 4, 7, dtype=torch.float64, requires_grad=True)
     heatmap = torch.randn(2, 2, 4, 7, dtype=torch.float64)
-    new_net, mask, delta = block(net, inp, feat, heatmap)
-    assert mask is None and delta.shape == (2, 2, 4, 7)
+    static = block.static_terms(feat, inp)
+    new_net, delta = block.step(net, heatmap, static)
+    assert delta.shape == (2, 2, 4, 7)
     want_net, _, want_delta = raft_small_update(block, net, inp, feat,
                                                 heatmap)
     torch.testing.assert_close(new_net, want_net, rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(delta, want_delta, rtol=1e-12, atol=1e-12)
     # Two steps, the second on the first's output.
-    static = block.static_terms(feat, inp)
-    got_net, got_delta = block.step(net, heatmap, static)
-    got_net, got_delta = block.step(got_net, heatmap + got_delta, static)
-    want_net2, _, want_delta2 = block(new_net, inp, feat, heatmap + delta)
+    got_net, got_delta = block.step(new_net, heatmap + delta, static)
+    want_net2, _, want_delta2 = raft_small_update(
+        block, want_net, inp, feat, heatmap + want_delta)
     torch.testing.assert_close(got_net, want_net2, rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(got_delta, want_delta2, rtol=1e-12,
                                atol=1e-12)
@@ -281,7 +290,8 @@ def test_small_neck_is_fig4_on_the_pooled_map(stride, size):
     net, inp = torch.tanh(net), torch.relu(inp)
     heatmap, coarse_map = logits, pool(logits)
     for got in maps:
-        net, _, delta = neck.update_block(net, inp, coarse, coarse_map)
+        net, _, delta = raft_small_update(neck.update_block, net, inp,
+                                          coarse, coarse_map)
         coarse_map = coarse_map + delta
         heatmap = heatmap + torch.nn.functional.interpolate(
             delta, size=size, mode='bilinear', align_corners=False)
