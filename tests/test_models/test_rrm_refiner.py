@@ -15,7 +15,9 @@ def test_neck_zero_iterations_is_identity():
     with torch.no_grad():
         conf, start, end = model(x, None, mode='tensor')
         feats = model.backbone(x)
-        g0 = model.head(feats['proposal_map'])
+        head, proposal_map = model.head, feats['proposal_map']
+        g0 = head.grid_logits(head.cell_terms(head.features(proposal_map)),
+                              proposal_map).sigmoid()
     assert torch.equal(conf, g0)
     assert model.neck(torch.randn(1, 8, D, T), torch.randn(1, 2, D, T),
                          iters=0) == []

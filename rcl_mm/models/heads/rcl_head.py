@@ -256,15 +256,3 @@ class RCLHead(BaseModule):
             weighted (:meth:`RCLLoss.car_loss`).
         """
         return criterion.car_loss(segment_logits.sigmoid(), gt_iou, valid)
-
-    def forward(self, proposal_map: Tensor) -> Tensor:
-        """The dense confidence map G_0.
-
-        Args:
-            proposal_map (Tensor): B x C_in x D x T proposal features.
-
-        Returns:
-            Tensor: B x 2 x D x T confidences in [0, 1].
-        """
-        terms = self.cell_terms(self.features(proposal_map))
-        return self.grid_logits(terms, proposal_map).sigmoid()
