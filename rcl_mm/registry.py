@@ -51,8 +51,8 @@ DATASETS = _child('dataset', MMACTION_DATASETS)
 TRANSFORMS = _child('transform', MMACTION_TRANSFORMS)
 METRICS = _child('metric', MMACTION_METRICS)
 HOOKS = _child('hook', MMACTION_HOOKS)
-VISUALIZERS = _child('visualizer', MMACTION_VISUALIZERS)
 # Empty so far: they find mmaction2's and mmengine's through the parents.
+VISUALIZERS = _child('visualizer', MMACTION_VISUALIZERS)
 RUNNERS = _child('runner', MMACTION_RUNNERS)
 RUNNER_CONSTRUCTORS = _child('runner constructor',
                              MMACTION_RUNNER_CONSTRUCTORS)

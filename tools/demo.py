@@ -16,7 +16,7 @@ from mmengine.runner import Runner
 from rcl_mm.datasets.synthetic import synthesize_demo_dataset
 from rcl_mm.utils.cli import add_debug_argument, run_tool
 from rcl_mm.utils.config_check import load_config
-from rcl_mm.utils.launch import prepare_config
+from rcl_mm.utils.launch import evaluator_results_file, prepare_config
 from rcl_mm.utils.tables import metrics_table, split_name
 from rcl_mm.visualization import plot_timeline
 
@@ -68,25 +68,8 @@ def run_config(config, data_dir, work_dir):
     title = (f'{name} | {split_name(cfg)} '
              f'({len(runner.test_dataloader.dataset)} videos)')
     return dict(name=name, metrics=metrics, title=title,
-                results=results_file(cfg), train_s=train_s, test_s=test_s)
-
-
-def results_file(cfg):
-    """Where the test evaluator writes the results JSON.
-
-    ``dump`` of our ``TADMetric``, or ``dump_config.out`` of mmaction2's
-    ``ANetMetric``.
-    """
-    evaluators = cfg.test_evaluator
-    if not isinstance(evaluators, (list, tuple)):
-        evaluators = [evaluators]
-    for evaluator in evaluators:
-        if evaluator.get('dump'):
-            return evaluator['dump']
-        if evaluator.get('dump_config', {}).get('out'):
-            return evaluator['dump_config']['out']
-    raise KeyError('The test evaluator writes no results file; set '
-                   "dump='results.json' (TADMetric).")
+                results=evaluator_results_file(cfg), train_s=train_s,
+                test_s=test_s)
 
 
 def plot_best_video(results_file, data_dir, out_file, model):

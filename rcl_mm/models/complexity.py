@@ -18,8 +18,8 @@ modules that compute with their weights split or fused (so that parts are
 computed once) from what they are given: the BM layer
 (:class:`BMNBackbone`, from its plan's taps, :func:`rcl_mm.ops.count_taps`),
 the RRM neck (:func:`rrm_functional_flops`), the CAR head
-(:func:`rcl_head_flops`) on the grid, as :meth:`RCLHead.forward` or the
-localizer's ``mode='tensor'`` applies it. Nothing is patched on the model.
+(:func:`rcl_head_flops`) on the grid, as the localizer's ``mode='tensor'``
+applies it. Nothing is patched on the model.
 
 Two counts of the BM layer. ``'fused'`` (what runs): the fused BM layer
 (:meth:`BMNBackbone.boundary_matching`) is counted as what it computes,
@@ -267,14 +267,6 @@ def _count_bm_layer(module, args, kwargs, output) -> Dict[str, int]:
 def _count_rrm(module, args, kwargs, output) -> int:
     feat = args[0] if args else kwargs['feat']
     return rrm_functional_flops(module, feat, len(output))
-
-
-@register_flop_counter(RCLHead)
-def _count_rcl_head(module, args, kwargs, output) -> int:
-    # forward: the cell terms and the logits of every grid cell.
-    cells = output[0, 0].numel()
-    return rcl_head_flops(module, output.size(0), cells=cells,
-                          terms_cells=cells)
 
 
 @register_flop_counter(RCLLocalizer, owner=lambda localizer: localizer.head)

@@ -357,7 +357,7 @@ def resolve_impl(impl: str, device: torch.device) -> str:
     """The CARAlign impl that ``impl`` names on ``device``.
 
     ``'auto'``: ``'dense'`` on CUDA (the fastest of the three in BMN's
-    and RCL-BMN's training steps on an H200; docs/benchmark.md),
+    and RCL-BMN's training steps on the GPU of docs/benchmark.md),
     ``'gather'`` elsewhere (the CPU's fast path).
     """
     if impl not in IMPLS:

@@ -61,10 +61,9 @@ KNOWN_TOP_LEVEL = RUNNER_KEYS | CONVENTION_KEYS
 #: well under it (the closest: ``ann_root`` / ``data_root``, 0.71).
 CUTOFF = 0.85
 
-#: Our localizers' dict options, by model type (None: the class's own
-#: ``default_test_cfg``).
+#: Our localizers, whose dict options (``test_cfg``, ``train_cfg``) each
+#: class checks (:meth:`ProposalMapLocalizer.check_cfg_keys`).
 LOCALIZER_TYPES = ('ProposalMapLocalizer', 'RCLLocalizer')
-TRAIN_CFG_KEYS = {'RCLLocalizer': ('sampler', )}
 #: Model keys that were renamed, by model type: old -> new.
 RENAMED_MODEL_KEYS = {'RCLLocalizer': {'refiner': 'neck'}}
 CLASS_SCORES_KEYS = ('file', 'format', 'top_k')
@@ -101,8 +100,10 @@ def check_top_level_keys(cfg: Mapping, filename: str) -> None:
                 f'{match!r}? mmengine would ignore it silently.')
 
 
-def check_dict_keys(options: Optional[Mapping], allowed: Iterable[str],
-                    where: str, filename: str) -> None:
+def check_dict_keys(options: Optional[Mapping],
+                    allowed: Iterable[str],
+                    where: str,
+                    filename: Optional[str] = None) -> None:
     """Raise :class:`ConfigKeyError` if ``options`` has a key not in
     ``allowed``.
 
@@ -110,17 +111,19 @@ def check_dict_keys(options: Optional[Mapping], allowed: Iterable[str],
         options (Mapping, optional): The dict option (None: nothing).
         allowed (Iterable[str]): Its keys.
         where (str): Its place in the config, e.g. ``'model.test_cfg'``.
-        filename (str): Config file, for the message.
+        filename (str, optional): Config file, the message's prefix; None
+            where there is no file (a model built in Python).
     """
     if not options:
         return
     allowed = sorted(allowed)
+    source = f'{filename}: ' if filename else ''
     for key in options:
         if key not in allowed:
             match = _close(key, allowed)
             hint = f'; did you mean {match!r}?' if match else '.'
             raise ConfigKeyError(
-                f'{filename}: unknown key {key!r} in {where}{hint} '
+                f'{source}unknown key {key!r} in {where}{hint} '
                 f'Allowed: {allowed}.')
 
 
@@ -145,11 +148,11 @@ def _short_type(cfg: Mapping) -> str:
     return str(cfg.get('type', '')).split('.')[-1]
 
 
-def _localizer_defaults(type_name: str) -> Mapping:
+def _localizer_class(type_name: str) -> type:
     # Imported here: the top-level check needs no torch.
     from rcl_mm.models.localizers import ProposalMapLocalizer, RCLLocalizer
     return {'ProposalMapLocalizer': ProposalMapLocalizer,
-            'RCLLocalizer': RCLLocalizer}[type_name].default_test_cfg
+            'RCLLocalizer': RCLLocalizer}[type_name]
 
 
 def _evaluators(cfg: Mapping) -> List[tuple]:
@@ -181,11 +184,8 @@ def check_config_keys(cfg: Mapping, filename: str) -> None:
         kind = _short_type(model)
         for key in model:
             check_renamed_model_key(kind, key, filename)
-        check_dict_keys(model.get('test_cfg'), _localizer_defaults(kind),
-                        f'model.test_cfg ({kind})', filename)
-        if kind in TRAIN_CFG_KEYS:
-            check_dict_keys(model.get('train_cfg'), TRAIN_CFG_KEYS[kind],
-                            f'model.train_cfg ({kind})', filename)
+        _localizer_class(kind).check_cfg_keys(
+            model.get('test_cfg'), model.get('train_cfg'), filename)
     for where, ev in _evaluators(cfg):
         if _short_type(ev) != 'TADMetric':
             continue

@@ -82,6 +82,33 @@ def _dump_results_into_work_dir(cfg: Config,
                                               config_work_dir)
 
 
+def evaluator_results_file(cfg: Config) -> str:
+    """Where the test evaluator writes the results JSON.
+
+    ``dump`` of our ``TADMetric``, or ``dump_config.out`` of mmaction2's
+    ``ANetMetric``.
+
+    Args:
+        cfg (Config): A config with ``test_evaluator``.
+
+    Returns:
+        str: The results file of the first evaluator that writes one.
+
+    Raises:
+        KeyError: If no test evaluator writes a results file.
+    """
+    evaluators = cfg.test_evaluator
+    if not isinstance(evaluators, (list, tuple)):
+        evaluators = [evaluators]
+    for evaluator in evaluators:
+        if evaluator.get('dump'):
+            return evaluator['dump']
+        if evaluator.get('dump_config', {}).get('out'):
+            return evaluator['dump_config']['out']
+    raise KeyError('The test evaluator writes no results file; set '
+                   "dump='results.json' (TADMetric).")
+
+
 def _under_work_dir(path: str, work_dir: str,
                     config_work_dir: Optional[str] = None) -> str:
     if config_work_dir and work_dir != config_work_dir:

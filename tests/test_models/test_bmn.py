@@ -9,7 +9,7 @@ from mmengine.structures import InstanceData
 import rcl_mm  # noqa: F401
 from mmaction.models import BMN as MMBMN  # noqa: E402,I001
 from mmaction.models import BMNLoss as MMBMNLoss  # noqa: E402
-from rcl_mm.models import BMN, BMNLoss  # noqa: E402
+from rcl_mm.models import BMN, ProposalMapLoss  # noqa: E402
 from rcl_mm.utils import convert_mmaction2_bmn  # noqa: E402
 from devices import DEVICES, requires_cuda  # noqa: E402
 
@@ -143,7 +143,7 @@ def test_loss_parts_equal_mmaction2_loss_parts():
     _, tem, reg, cls = MMBMNLoss()(pred, start, end, gt_iou, gt_start,
                                    gt_end, mask)
     torch.manual_seed(5)
-    ours = BMNLoss()(pred, start, end, gt_iou, gt_start, gt_end, mask)
+    ours = ProposalMapLoss()(pred, start, end, gt_iou, gt_start, gt_end, mask)
     assert torch.allclose(ours['loss_pem_reg'], 10 * reg, rtol=1e-6)
     assert torch.allclose(ours['loss_pem_cls'], cls, rtol=1e-6)
     assert torch.allclose(ours['loss_tem_start'] + ours['loss_tem_end'],
@@ -158,7 +158,7 @@ def test_map_targets_score_several_maps_as_proposal_loss_does():
     maps = torch.rand(3, 2, 2, 10, 10, generator=gen)
     gt_iou = torch.rand(2, 10, 10, generator=gen)
     mask = torch.ones(10, 10).triu().flip(1)
-    loss = BMNLoss()
+    loss = ProposalMapLoss()
     targets = loss.map_targets(gt_iou, mask)
     for seed, confidence_map in enumerate(maps):
         torch.manual_seed(seed)
@@ -232,7 +232,7 @@ def test_mmaction2_bmn_gets_its_own_loss_in_our_scope():
         ours = MODELS.build(dict(type='BMN', **TINY))
         assert isinstance(theirs, MMBMN)
         assert isinstance(theirs.loss_cls, MMBMNLoss)
-        assert type(ours.loss_module) is BMNLoss
+        assert type(ours.loss_module) is ProposalMapLoss
         inputs = list(torch.randn(2, TINY['feat_dim'], TINY['temporal_dim']))
         losses = theirs(inputs, make_samples(2), mode='loss')
     assert set(losses) == {'loss'} and torch.isfinite(losses['loss'])

@@ -11,7 +11,7 @@ from mmengine.registry import DefaultScope
 from mmengine.structures import InstanceData
 
 import rcl_mm  # noqa: F401
-from rcl_mm.models import BMNLoss
+from rcl_mm.models import ProposalMapLoss
 from rcl_mm.models.backbones import GTADBackbone
 from rcl_mm.models.backbones.gtad import GCNeXt
 from rcl_mm.ops import knn_graph
@@ -275,7 +275,7 @@ def test_g_tad_loss_settings_equal_g_tads_formulas():
     expected = -torch.mean(coef_pos * torch.log(pred + 1e-6) * positive +
                            coef_neg * torch.log(1 - pred + 1e-6) *
                            (1 - positive))
-    loss = BMNLoss(ratio_range=(1.05, 1e8), eps=1e-6)
+    loss = ProposalMapLoss(ratio_range=(1.05, 1e8), eps=1e-6)
     got = loss.tem_loss(pred, pred, label, label)
     assert torch.allclose(got['loss_tem_start'], expected, rtol=1e-6)
     # One positive of 40: ratio 40, which BMN's clamp (at 21) would change.
@@ -286,7 +286,7 @@ def test_g_tad_loss_settings_equal_g_tads_formulas():
                            (1 - label))
     got = loss.tem_loss(pred, pred, label, label)
     assert torch.allclose(got['loss_tem_end'], expected, rtol=1e-6)
-    clamped = BMNLoss(eps=1e-6).tem_loss(pred, pred, label, label)
+    clamped = ProposalMapLoss(eps=1e-6).tem_loss(pred, pred, label, label)
     assert not torch.allclose(clamped['loss_tem_end'], expected, rtol=1e-3)
 
 
@@ -368,12 +368,14 @@ def test_thumos_cls_loss_equals_the_authors():
     expected = -torch.sum(coef_1 * torch.log(pred + 1e-6) * pmask +
                           coef_0 * torch.log(1.0 - pred + 1e-6) *
                           nmask) / num_entries
-    loss = BMNLoss(weight_pem_reg=1.0, weight_pem_cls=10.0,
-                   ratio_range=(1.05, 1e8), eps=1e-6, cls_count_offset=10)
+    loss = ProposalMapLoss(weight_pem_reg=1.0, weight_pem_cls=10.0,
+                           ratio_range=(1.05, 1e8), eps=1e-6,
+                           cls_count_offset=10)
     conf = torch.stack([pred, pred], dim=1)
     got = loss.proposal_loss(conf, gt, mask)['loss_pem_cls']
     assert torch.allclose(got, 10 * expected, rtol=1e-12)
-    plain = BMNLoss(weight_pem_cls=10.0, ratio_range=(1.05, 1e8), eps=1e-6)
+    plain = ProposalMapLoss(weight_pem_cls=10.0, ratio_range=(1.05, 1e8),
+                            eps=1e-6)
     assert not torch.allclose(
         plain.proposal_loss(conf, gt, mask)['loss_pem_cls'], got)
 

@@ -6,9 +6,10 @@ import pytest
 import torch
 
 from rcl_mm.models.task_modules import (bmn_targets, continuous_iou_targets,
-                                        grid_segments, nearest_anchor,
+                                        nearest_anchor,
                                         scale_invariant_anchors,
                                         scale_invariant_samples, segment_iou)
+from rcl_helpers import grid_cells
 
 
 def test_nearest_anchor_hand_case():
@@ -25,7 +26,7 @@ def test_nearest_anchor_hand_case():
 
 
 def test_grid_cells_are_their_own_anchors():
-    segments = grid_segments(7, 5)[None]
+    segments = grid_cells(7, 5)[None]
     d_idx, t_idx, coords = nearest_anchor(segments, 7, 5)
     assert torch.equal(d_idx.view(5, 7),
                        torch.arange(5)[:, None].expand(5, 7))
@@ -56,7 +57,7 @@ def test_continuous_targets_equal_bmn_targets_on_the_grid():
         2, 3, generator=gen)), -1)
     valid = torch.tensor([[True, True, False], [True, False, False]])
     iou_map, _, _ = bmn_targets(gts, valid, 12, 8)
-    segments = grid_segments(12, 8, dtype=torch.float64)[None].expand(
+    segments = grid_cells(12, 8, dtype=torch.float64)[None].expand(
         2, -1, -1)
     iou = continuous_iou_targets(segments, gts, valid, 12)
     torch.testing.assert_close(iou.view(2, 8, 12).float(), iou_map)

@@ -7,7 +7,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rcl_mm.utils.io import atomic_write
 from rcl_mm.visualization import plot_timeline
 
 
@@ -22,18 +21,6 @@ def test_plot_timeline_writes_a_png(tmp_path):
     assert data[:8] == b'\x89PNG\r\n\x1a\n'
     # Nothing but the PNG is left in the folder (no temporary file).
     assert os.listdir(tmp_path) == ['timeline.png']
-
-
-def test_atomic_write_keeps_the_old_file_on_failure(tmp_path):
-    target = tmp_path / 'a.bin'
-    with atomic_write(str(target), 'wb') as f:
-        f.write(b'old')
-    with pytest.raises(RuntimeError, match='killed'):
-        with atomic_write(str(target), 'wb') as f:
-            f.write(b'half of the new')
-            raise RuntimeError('killed')
-    assert target.read_bytes() == b'old'
-    assert os.listdir(tmp_path) == ['a.bin']
 
 
 # Scores as they come: any magnitude, ties (a few values), any count.

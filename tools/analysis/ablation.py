@@ -153,24 +153,6 @@ def class_agnostic_map(results_file, ann_file, out_dir):
     return metrics
 
 
-def results_file(cfg):
-    """Where the test evaluator writes the results JSON.
-
-    ``dump`` of our ``TADMetric``, or ``dump_config.out`` of mmaction2's
-    ``ANetMetric``.
-    """
-    evaluators = cfg.test_evaluator
-    if not isinstance(evaluators, (list, tuple)):
-        evaluators = [evaluators]
-    for evaluator in evaluators:
-        if evaluator.get('dump'):
-            return evaluator['dump']
-        if evaluator.get('dump_config', {}).get('out'):
-            return evaluator['dump_config']['out']
-    raise KeyError('The test evaluator writes no results file; set '
-                   "dump='results.json' (TADMetric).")
-
-
 def data_options(data_dir):
     """Point every dataloader of a demo config at ``data_dir``."""
     options = {}
@@ -188,7 +170,7 @@ def run_one(variant, seed, data_dir, work_dir):
     """Train (or reuse) and test one variant with one seed."""
     from mmengine.runner import Runner
 
-    from rcl_mm.utils.launch import prepare_config
+    from rcl_mm.utils.launch import evaluator_results_file, prepare_config
     config, train_options, base, test_options = VARIANTS[variant]
     run_dir = osp.join(work_dir, variant, f'seed{seed}')
     os.makedirs(run_dir, exist_ok=True)
@@ -223,7 +205,7 @@ def run_one(variant, seed, data_dir, work_dir):
         with open(osp.join(run_dir, 'train_seconds.json'), 'w') as f:
             json.dump(time.time() - tic, f)
     runner.test()
-    metrics = class_agnostic_map(results_file(cfg),
+    metrics = class_agnostic_map(evaluator_results_file(cfg),
                                  osp.join(data_dir, 'anet_anno_val.json'),
                                  run_dir)
     metrics['seconds'] = time.time() - tic + earlier_seconds

@@ -1,11 +1,46 @@
 # Copyright (c) rcl_mm contributors. All rights reserved.
 """BMN's proposal evaluation head on the D x T proposal map."""
+from typing import Tuple
+
 import torch.nn as nn
 from mmengine.model import BaseModule
 from torch import Tensor
 
 from rcl_mm.registry import MODELS
 from rcl_mm.utils.typing import OptConfigType
+
+
+def pem_layers(in_channels: int, hidden_channels: int,
+               kernel_size: int = 3) -> Tuple[nn.Sequential, nn.Conv2d]:
+    """BMN's proposal evaluation layers: ``convs`` and the output layer.
+
+    ``convs``: a 1x1 conv, then two ``k x k`` convs (zero padding
+    ``k // 2``), each followed by a ReLU, so that the map keeps its
+    D x T size; ``out``: a 1x1 conv to 2 channels (``mmaction.models.BMN``'s
+    ``x_2d_p`` without its sigmoid). One definition for :class:`PEMHead`
+    and :class:`RCLHead`, so that weights converted by
+    :func:`rcl_mm.utils.convert_mmaction2_bmn` load into both; built in
+    this order, so both heads draw their initial weights alike.
+
+    Args:
+        in_channels (int): Channels of the proposal map.
+        hidden_channels (int): Channels of the 2-D convs.
+        kernel_size (int): Odd kernel of the two middle convs. Defaults
+            to 3.
+
+    Returns:
+        tuple[nn.Sequential, nn.Conv2d]: ``convs`` (B x C_in x D x T ->
+        B x C x D x T) and ``out`` (B x C x D x T -> B x 2 x D x T).
+    """
+    pad = kernel_size // 2
+    convs = nn.Sequential(
+        nn.Conv2d(in_channels, hidden_channels, kernel_size=1),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(hidden_channels, hidden_channels, kernel_size,
+                  padding=pad), nn.ReLU(inplace=True),
+        nn.Conv2d(hidden_channels, hidden_channels, kernel_size,
+                  padding=pad), nn.ReLU(inplace=True))
+    return convs, nn.Conv2d(hidden_channels, 2, kernel_size=1)
 
 
 @MODELS.register_module()
@@ -38,15 +73,8 @@ class PEMHead(BaseModule):
             raise ValueError('PEMHead kernel_size must be odd (the map keeps '
                              f'its D x T size), got {kernel_size}')
         self.kernel_size = kernel_size
-        pad = kernel_size // 2
-        self.convs = nn.Sequential(
-            nn.Conv2d(in_channels, hidden_channels, kernel_size=1),
-            nn.ReLU(inplace=True),
-            nn.Conv2d(hidden_channels, hidden_channels, kernel_size,
-                      padding=pad), nn.ReLU(inplace=True),
-            nn.Conv2d(hidden_channels, hidden_channels, kernel_size,
-                      padding=pad), nn.ReLU(inplace=True))
-        self.out = nn.Conv2d(hidden_channels, 2, kernel_size=1)
+        self.convs, self.out = pem_layers(in_channels, hidden_channels,
+                                          kernel_size)
 
     def forward(self, proposal_map: Tensor) -> Tensor:
         """Score every anchor of the grid.

@@ -14,6 +14,8 @@ from rcl_mm.ops import pointwise_conv
 from rcl_mm.registry import MODELS
 from rcl_mm.utils.typing import OptConfigType
 
+from .pem_head import pem_layers
+
 CAR_MODES = ('nearest', 'bilinear', 'exact')
 
 
@@ -23,7 +25,7 @@ class RCLHead(BaseModule):
 
     `RCL: Recurrent Continuous Localization for Temporal Action Detection
     <https://arxiv.org/abs/2203.07112>`_. BMN's 2-D convolutions
-    (``convs``, named and shaped as :class:`PEMHead`'s, so mmaction2 BMN
+    (``convs``, :func:`pem_layers` as :class:`PEMHead`'s, so mmaction2 BMN
     weights load into them) turn the proposal map into features
     F (C x D x T). A segment ``(s, e)`` (snippet-boundary units, see
     :mod:`rcl_mm.models.task_modules.rcl_sampling`) is represented by
@@ -63,14 +65,7 @@ class RCLHead(BaseModule):
         self.mode = mode
         self.in_channels = in_channels
         self.hidden_channels = hidden_channels
-        self.convs = nn.Sequential(
-            nn.Conv2d(in_channels, hidden_channels, kernel_size=1),
-            nn.ReLU(inplace=True),
-            nn.Conv2d(hidden_channels, hidden_channels, kernel_size=3,
-                      padding=1), nn.ReLU(inplace=True),
-            nn.Conv2d(hidden_channels, hidden_channels, kernel_size=3,
-                      padding=1), nn.ReLU(inplace=True))
-        self.out = nn.Conv2d(hidden_channels, 2, kernel_size=1)
+        self.convs, self.out = pem_layers(in_channels, hidden_channels)
         rep_channels = hidden_channels + 2
         if mode == 'exact':
             self.exact_proj = nn.Sequential(
@@ -261,15 +256,3 @@ class RCLHead(BaseModule):
             weighted (:meth:`RCLLoss.car_loss`).
         """
         return criterion.car_loss(segment_logits.sigmoid(), gt_iou, valid)
-
-    def forward(self, proposal_map: Tensor) -> Tensor:
-        """The dense confidence map G_0.
-
-        Args:
-            proposal_map (Tensor): B x C_in x D x T proposal features.
-
-        Returns:
-            Tensor: B x 2 x D x T confidences in [0, 1].
-        """
-        terms = self.cell_terms(self.features(proposal_map))
-        return self.grid_logits(terms, proposal_map).sigmoid()

@@ -1,6 +1,6 @@
 # Copyright (c) rcl_mm contributors. All rights reserved.
 """A localizer composing backbone -> confidence head on a proposal map."""
-from typing import Dict, List, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from mmaction.structures import ActionDataSample
@@ -17,6 +17,7 @@ from rcl_mm.models.task_modules import (bmn_candidates, bmn_post_process,
 from rcl_mm.registry import MODELS
 from rcl_mm.models.localizers.state_dict_check import (check_state_dict,
                                                        upgrade_state_dict)
+from rcl_mm.utils.config_check import check_dict_keys
 from rcl_mm.utils.typing import ConfigType, OptConfigType, OptSampleList
 
 DEFAULT_TEST_CFG = dict(
@@ -107,6 +108,8 @@ class ProposalMapLocalizer(BaseModel):
     """
     # Subclasses with more post-processing settings extend this.
     default_test_cfg = DEFAULT_TEST_CFG
+    #: The keys of ``train_cfg``; None for a class that takes none.
+    train_cfg_keys: Optional[Tuple[str, ...]] = None
 
     def __init__(self,
                  backbone: ConfigType,
@@ -122,17 +125,43 @@ class ProposalMapLocalizer(BaseModel):
         self.backbone = build_module(backbone)
         self.head = build_module(head)
         self.loss_module = build_module(_our_loss(loss))
-        defaults = self.default_test_cfg
-        self.test_cfg = dict(defaults, **(test_cfg or {}))
-        unknown = set(self.test_cfg) - set(defaults)
-        if unknown:
-            raise KeyError(f'Unknown test_cfg keys {sorted(unknown)}; '
-                           f'known: {sorted(defaults)}.')
+        self.check_cfg_keys(test_cfg)
+        self.test_cfg = dict(self.default_test_cfg, **(test_cfg or {}))
         if self.test_cfg['post_processing'] not in POST_PROCESSING_RULES:
             raise ValueError(
                 'test_cfg.post_processing must be one of '
                 f'{POST_PROCESSING_RULES}, got '
                 f'{self.test_cfg["post_processing"]!r}.')
+
+    @classmethod
+    def check_cfg_keys(cls,
+                       test_cfg: OptConfigType = None,
+                       train_cfg: OptConfigType = None,
+                       filename: Optional[str] = None) -> None:
+        """Refuse a key of ``test_cfg`` or ``train_cfg`` that the class
+        does not read (it would be ignored).
+
+        The one check of these keys: the constructor runs it, and so does
+        :func:`rcl_mm.utils.config_check.check_config_keys` on a config
+        file before anything is built.
+
+        Args:
+            test_cfg (dict, optional): Keys of :attr:`default_test_cfg`.
+            train_cfg (dict, optional): Keys of :attr:`train_cfg_keys`
+                (not checked where that is None).
+            filename (str, optional): The config file, named in the
+                message.
+
+        Raises:
+            ConfigKeyError: One line naming the key, where it is, a close
+                match and the allowed keys.
+        """
+        name = cls.__name__
+        check_dict_keys(test_cfg, cls.default_test_cfg,
+                        f'model.test_cfg ({name})', filename)
+        if cls.train_cfg_keys is not None:
+            check_dict_keys(train_cfg, cls.train_cfg_keys,
+                            f'model.train_cfg ({name})', filename)
 
     @property
     def temporal_dim(self) -> int:
@@ -240,14 +269,31 @@ class ProposalMapLocalizer(BaseModel):
             tuple[Tensor]: ``gt_iou_map`` (B x D x T), ``gt_start`` and
             ``gt_end`` (B x T).
         """
+        gt_segments, gt_valid = self.gt_segments(data_samples, device)
+        return bmn_targets(gt_segments, gt_valid, self.temporal_dim,
+                           self.duration_dim)
+
+    @staticmethod
+    def gt_segments(data_samples: List[ActionDataSample],
+                    device: torch.device) -> Tuple[Tensor, Tensor]:
+        """The batch's ground-truth segments, padded to one tensor.
+
+        Args:
+            data_samples (list[ActionDataSample]): Samples with
+                ``gt_instances.gt_bbox`` (G_i x 2, normalised).
+            device (torch.device): Where the tensors go.
+
+        Returns:
+            tuple[Tensor, Tensor]: ``gt_segments`` (B x G x 2, float32,
+            G the most of any sample) and ``gt_valid`` (B x G bool,
+            False on padding), as :func:`pad_segments` returns them.
+        """
         segments = [
             torch.as_tensor(
                 sample.gt_instances.gt_bbox, dtype=torch.float32,
                 device=device).reshape(-1, 2) for sample in data_samples
         ]
-        gt_segments, gt_valid = pad_segments(segments)
-        return bmn_targets(gt_segments, gt_valid, self.temporal_dim,
-                           self.duration_dim)
+        return pad_segments(segments)
 
     def predict(self, inputs: Tensor,
                 data_samples: List[ActionDataSample]) -> List[

@@ -10,8 +10,7 @@ from rcl_mm.models.builder import build_module, build_task_util
 from rcl_mm.models.task_modules import (ScaleInvariantAnchors,
                                         anchor_candidates, cls_reg_scores,
                                         continuous_iou_targets,
-                                        nearest_anchor, pad_segments,
-                                        post_process_proposals)
+                                        nearest_anchor, post_process_proposals)
 from rcl_mm.registry import MODELS
 from rcl_mm.utils.typing import ConfigType, OptConfigType
 
@@ -106,6 +105,7 @@ class RCLLocalizer(ProposalMapLocalizer):
             :class:`ProposalMapLocalizer`.
     """
     default_test_cfg = RCL_DEFAULT_TEST_CFG
+    train_cfg_keys = ('sampler', )
 
     def __init__(self,
                  backbone: ConfigType,
@@ -126,11 +126,8 @@ class RCLLocalizer(ProposalMapLocalizer):
             init_cfg=init_cfg,
             allow_missing_keys=allow_missing_keys)
         self.neck = build_module(neck)
-        train_cfg = dict(train_cfg or {})
-        sampler = train_cfg.pop('sampler', None)
-        if train_cfg:
-            raise KeyError(f'Unknown train_cfg keys {sorted(train_cfg)}; '
-                           "known: ['sampler'].")
+        self.check_cfg_keys(train_cfg=train_cfg)
+        sampler = (train_cfg or {}).get('sampler')
         self.sampler = None if sampler is None else build_task_util(
             sampler, 'ScaleInvariantSampler')
         if self.test_cfg['scoring'] not in SCORING_RULES:
@@ -173,9 +170,9 @@ class RCLLocalizer(ProposalMapLocalizer):
     def read_features(self, feat: Tensor,
                       iters: int = None) -> Tuple[Tensor, Optional[tuple]]:
         """The head's cell terms and the neck's readings of F, in one read
-        of F where the neck shares it (:meth:`RRMRefiner.read_shared`:
-        about 40 ms of an ANet training step on two CPU cores), else each
-        module reading F itself.
+        of F where the neck shares it (:meth:`RRMRefiner.read_shared`;
+        its saving is measured in docs/benchmark.md), else each module
+        reading F itself.
 
         Args:
             feat (Tensor): B x C x D x T, F.
@@ -203,15 +200,6 @@ class RCLLocalizer(ProposalMapLocalizer):
         feats, _, logits, maps = self.extract(inputs)
         final = maps[-1] if maps else logits
         return final.sigmoid(), feats['start'], feats['end']
-
-    def _gt_segments(self, data_samples: List[ActionDataSample],
-                     device: torch.device) -> Tuple[Tensor, Tensor]:
-        segments = [
-            torch.as_tensor(
-                sample.gt_instances.gt_bbox, dtype=torch.float32,
-                device=device).reshape(-1, 2) for sample in data_samples
-        ]
-        return pad_segments(segments)
 
     def segment_logits(self, feats: dict, terms: Tensor,
                        segments: Tensor) -> Tensor:
@@ -252,8 +240,8 @@ class RCLLocalizer(ProposalMapLocalizer):
                                gt_start.to(feats['start'].dtype),
                                gt_end.to(feats['end'].dtype)))
         if self.sampler is not None:
-            gt_segments, gt_valid = self._gt_segments(data_samples,
-                                                      inputs.device)
+            gt_segments, gt_valid = self.gt_segments(data_samples,
+                                                     inputs.device)
             segments, valid = self.sampler(gt_segments, gt_valid,
                                            self.temporal_dim,
                                            self.duration_dim)
@@ -284,21 +272,22 @@ class RCLLocalizer(ProposalMapLocalizer):
                                  f'(TASK_UTILS), got {anchors!r}')
             if anchors == 'grid':
                 return None
-            cfg = self.test_cfg
-            return ScaleInvariantAnchors(cfg['num_scales'],
-                                         cfg['min_duration'],
-                                         cfg['stride_ratio'])
+            return self._scale_invariant_anchors()
         return build_task_util(anchors)
+
+    def _scale_invariant_anchors(self) -> ScaleInvariantAnchors:
+        """:class:`ScaleInvariantAnchors` with ``test_cfg``'s
+        ``num_scales``, ``min_duration`` and ``stride_ratio``."""
+        cfg = self.test_cfg
+        return ScaleInvariantAnchors(cfg['num_scales'], cfg['min_duration'],
+                                     cfg['stride_ratio'])
 
     def inference_anchors(self, device: torch.device) -> Tensor:
         """The anchors of :attr:`anchor_set` (the scale-invariant set of
         ``test_cfg`` for ``'grid'``), K x 2 in snippet-boundary units."""
         anchor_set = self.anchor_set
         if anchor_set is None:
-            cfg = self.test_cfg
-            anchor_set = ScaleInvariantAnchors(cfg['num_scales'],
-                                               cfg['min_duration'],
-                                               cfg['stride_ratio'])
+            anchor_set = self._scale_invariant_anchors()
         return anchor_set(self.temporal_dim, self.duration_dim, device)
 
     def score_segments(self, inputs: Tensor,

@@ -354,9 +354,6 @@ class ProposalMapLoss(nn.Module):
         return losses
 
 
-# Its earlier name, kept for imports; not registered (see above).
-BMNLoss = ProposalMapLoss
-
 
 @MODELS.register_module()
 class RCLLoss(ProposalMapLoss):

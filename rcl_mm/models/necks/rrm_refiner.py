@@ -52,10 +52,10 @@ class ConvGRU(nn.Module):
     ``z = sigmoid(conv_z([h, x]))``, ``r = sigmoid(conv_r([h, x]))``,
     ``h~ = tanh(conv_h([r * h, x]))``, ``h' = (1 - z) * h + z * h~``.
 
-    :meth:`forward` is one step as written. A recurrent caller whose input
-    ends with channels that stay fixed over the steps uses
-    :meth:`static_terms` once and :meth:`step` per step instead: the same
-    function with the fixed channels convolved once (see there).
+    The RRM's input x ends with channels that stay fixed over the steps
+    (F-derived features and context): :meth:`static_terms` convolves them
+    once and :meth:`step` computes each step from them (see there). The
+    module holds the three convolutions; it has no other forward pass.
 
     Args:
         hidden_dim (int): Channels of h.
@@ -74,14 +74,6 @@ class ConvGRU(nn.Module):
             channels, hidden_dim, kernel_size, padding=self.padding)
         self.convh = nn.Conv2d(
             channels, hidden_dim, kernel_size, padding=self.padding)
-
-    def forward(self, h: Tensor, x: Tensor) -> Tensor:
-        """One step; h B x H x d x t, x B x I x d x t -> B x H x d x t."""
-        hx = torch.cat((h, x), dim=1)
-        z = torch.sigmoid(self.convz(hx))
-        r = torch.sigmoid(self.convr(hx))
-        h_new = torch.tanh(self.convh(torch.cat((r * h, x), dim=1)))
-        return (1 - z) * h + z * h_new
 
     def static_terms(self, x_static: Tensor) -> Tensor:
         """The gates' response to the last input channels, with the biases.
@@ -109,7 +101,7 @@ class ConvGRU(nn.Module):
         return F.conv2d(x_static, weight, bias, padding=self.padding)
 
     def step(self, h: Tensor, x_dynamic: Tensor, static: Tensor) -> Tensor:
-        """``forward(h, cat(x_dynamic, x_static))`` given
+        """One step of eq. (1) on ``x = cat(x_dynamic, x_static)`` given
         ``static = static_terms(x_static)``.
 
         Args:
@@ -150,8 +142,8 @@ class MapFeatureEncoder(nn.Module):
 
     F is the same at every RRM iteration (RAFT's correlation lookup is
     not), so :meth:`static_terms` computes its branch and its part of the
-    fusing conv once and :meth:`step` adds them: the function of
-    :meth:`forward`, without the per-iteration cost of the F branch.
+    fusing conv once and :meth:`step` adds them: the encoder without the
+    per-iteration cost of the F branch (it has no other forward pass).
 
     Args:
         in_channels (int): Channels of F.
@@ -183,13 +175,6 @@ class MapFeatureEncoder(nn.Module):
     def _encode_map(self, heatmap: Tensor) -> Tensor:
         return F.relu(self.convm2(F.relu(self.convm1(heatmap))))
 
-    def forward(self, heatmap: Tensor, feat: Tensor) -> Tensor:
-        """One encoding as written; heatmap B x 2 x d x t, feat
-        B x C x d x t -> B x output_channels x d x t."""
-        fused = torch.cat((F.relu(self.convf(feat)),
-                           self._encode_map(heatmap)), dim=1)
-        return torch.cat((F.relu(self.conv(fused)), heatmap), dim=1)
-
     def static_terms(self, feat: Tensor) -> Tensor:
         """The fusing conv's response to the F branch, bias included
         (convolutions are linear in their input channels, zero padding
@@ -201,7 +186,8 @@ class MapFeatureEncoder(nn.Module):
                         self.conv.bias, padding=self.conv.padding)
 
     def step(self, heatmap: Tensor, static: Tensor) -> Tensor:
-        """``forward(heatmap, feat)`` given ``static_terms(feat)``."""
+        """The encoding of ``heatmap`` (B x 2 x d x t) and F given
+        ``static = static_terms(feat)``: B x output_channels x d x t."""
         map_branch = self._encode_map(heatmap)
         num = self.conv.in_channels - map_branch.size(1)
         fused = F.conv2d(map_branch, self.conv.weight[:, num:],
@@ -249,24 +235,6 @@ class SmallUpdateBlock(nn.Module):
         nn.init.zeros_(self.delta_head[-1].weight)
         nn.init.zeros_(self.delta_head[-1].bias)
 
-    def forward(self, net: Tensor, inp: Tensor, feat: Tensor,
-                heatmap: Tensor) -> Tuple[Tensor, None, Tensor]:
-        """One update as Fig. 4 calls it.
-
-        Args:
-            net (Tensor): B x hdim x d x t hidden state.
-            inp (Tensor): B x cdim x d x t context.
-            feat (Tensor): B x C x d x t temporal features.
-            heatmap (Tensor): B x 2 x d x t current map (logits).
-
-        Returns:
-            tuple: the new hidden state, None (no upsampling mask) and
-            ``delta_t`` (B x 2 x d x t).
-        """
-        motion = self.encoder(heatmap, feat)
-        net = self.gru(net, torch.cat((motion, inp), dim=1))
-        return net, None, self.delta_head(net)
-
     def static_terms(self, feat: Tensor,
                      inp: Tensor) -> Tuple[Tensor, Tensor]:
         """What stays fixed over the iterations: the encoder's F part and
@@ -275,8 +243,17 @@ class SmallUpdateBlock(nn.Module):
 
     def step(self, net: Tensor, heatmap: Tensor,
              static: Tuple[Tensor, Tensor]) -> Tuple[Tensor, Tensor]:
-        """``forward`` given ``static_terms(feat, inp)``: the new hidden
-        state and ``delta_t``."""
+        """One update of Fig. 4 given ``static = static_terms(feat, inp)``.
+
+        Args:
+            net (Tensor): B x hdim x d x t hidden state.
+            heatmap (Tensor): B x 2 x d x t current map (logits).
+            static (tuple[Tensor, Tensor]): From :meth:`static_terms`.
+
+        Returns:
+            tuple[Tensor, Tensor]: the new hidden state and ``delta_t``
+            (B x 2 x d x t).
+        """
         encoder_static, gru_static = static
         motion = self.encoder.step(heatmap, encoder_static)
         net = self.gru.step(net, motion, gru_static)

@@ -71,26 +71,6 @@ def segment_iou(segments_a: Tensor, segments_b: Tensor) -> Tensor:
     return inter / union
 
 
-def segment_ioa(segments_a: Tensor, segments_b: Tensor) -> Tensor:
-    """Intersection over the length of the first segments.
-
-    Same as mmaction2's ``temporal_iop`` with ``segments_a`` as the
-    proposals (anchors) and ``segments_b`` as the ground truth.
-
-    Args:
-        segments_a (Tensor): (..., 2) start and end; their length is the
-            denominator.
-        segments_b (Tensor): (..., 2) start and end, broadcastable with
-            ``segments_a``.
-
-    Returns:
-        Tensor: (...) ratio in [0, 1] (NaN or inf where ``segments_a`` is
-        empty).
-    """
-    inter = _intersection(segments_a, segments_b)
-    return inter / (segments_a[..., 1] - segments_a[..., 0])
-
-
 def pad_segments(segments: Sequence[Tensor]) -> Tuple[Tensor, Tensor]:
     """Stack per-video ground-truth segments into a padded batch.
 

@@ -277,8 +277,8 @@ def resolve_soft_nms_impl(impl: str, device: torch.device) -> str:
     """The Soft-NMS impl that ``impl`` names on ``device``.
 
     ``'auto'``: ``'triton'`` on CUDA where the ``triton`` package imports
-    (one launch per batch; 36.7 -> 12.6 ms per ANet video with BMN on an
-    H200, docs/benchmark.md), ``'torch'`` elsewhere.
+    (one launch per batch; timings in docs/benchmark.md), ``'torch'``
+    elsewhere.
     """
     if impl not in SOFT_NMS_IMPLS:
         raise ValueError(

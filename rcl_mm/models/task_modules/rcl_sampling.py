@@ -48,28 +48,6 @@ def nearest_anchor(segments: Tensor, temporal_dim: int,
     return d_idx.long(), t_idx.long(), coords
 
 
-def grid_segments(temporal_dim: int,
-                  duration_dim: int,
-                  device: Optional[torch.device] = None,
-                  dtype: torch.dtype = torch.float32) -> Tensor:
-    """All D x T grid cells as continuous segments, row-major (d, t).
-
-    Args:
-        temporal_dim (int): T.
-        duration_dim (int): D.
-        device (torch.device, optional): Defaults to the CPU.
-        dtype (torch.dtype): Defaults to float32.
-
-    Returns:
-        Tensor: (D * T, 2) segments ``[t, t + d + 1]`` in boundary units.
-    """
-    d = torch.arange(duration_dim, device=device, dtype=dtype)
-    t = torch.arange(temporal_dim, device=device, dtype=dtype)
-    starts = t.view(1, -1).expand(duration_dim, -1)
-    ends = starts + d.view(-1, 1) + 1
-    return torch.stack((starts, ends), dim=-1).reshape(-1, 2)
-
-
 def continuous_iou_targets(segments: Tensor, gt_segments: Tensor,
                            gt_valid: Tensor, temporal_dim: int) -> Tensor:
     """Exact max tIoU of continuous segments with the ground truth.

@@ -2,8 +2,7 @@
 import pytest
 import torch
 
-from rcl_mm.models.task_modules import (bmn_targets, pad_segments, segment_ioa,
-                                        segment_iou)
+from rcl_mm.models.task_modules import bmn_targets, pad_segments, segment_iou
 
 
 def _mmaction_bmn(temporal_dim):
@@ -41,12 +40,11 @@ def _random_gts(num_videos, seed):
     return gts
 
 
-def test_segment_iou_and_ioa():
+def test_segment_iou():
     a = torch.tensor([[0., 1.], [0.5, 1.5], [2., 3.]])
     b = torch.tensor([0.5, 2.])
     torch.testing.assert_close(
         segment_iou(a, b), torch.tensor([0.5 / 2., 1. / 1.5, 0.]))
-    torch.testing.assert_close(segment_ioa(a, b), torch.tensor([0.5, 1., 0.]))
     # Broadcasting: (3, 1, 2) against (4, 2) -> (3, 4).
     c = torch.rand(4, 2).sort(dim=-1).values
     iou = segment_iou(a[:, None], c)

@@ -1,5 +1,6 @@
 # Copyright (c) rcl_mm contributors. All rights reserved.
-"""RCL: CAR head, RRM neck, localizer, mmaction2 BMN initialisation."""
+"""RCLLocalizer: losses, the shared read of F, scoring and prediction,
+mmaction2 BMN initialisation, the RCL configs."""
 import os.path as osp
 
 import pytest
@@ -8,19 +9,16 @@ from mmaction.structures import ActionDataSample
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from mmengine.runner import load_checkpoint
-from mmengine.structures import InstanceData
 
 import rcl_mm  # noqa: F401
 from mmaction.models import BMN as MMBMN  # noqa: E402,I001
-from rcl_mm.models import (BMNBackbone, RCLHead, RCLLocalizer,  # noqa: E402
+from rcl_mm.models import (BMNBackbone, RCLLocalizer,  # noqa: E402
                            RRMRefiner)
-from rcl_mm.models.task_modules import grid_segments  # noqa: E402
 from rcl_mm.registry import MODELS  # noqa: E402
 from rcl_mm.utils import convert_mmaction2_bmn  # noqa: E402
 from devices import requires_cuda  # noqa: E402
-
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-T, D, C_IN = 16, 12, 12
+from rcl_helpers import (C_IN, ROOT, D, T, grid_cells,  # noqa: E402
+                         make_samples, randomize, tiny_model)
 
 
 #: Loss dicts of the three models of test_loss_dict_is_unchanged_to_the_bit,
@@ -72,328 +70,6 @@ EXPECTED_LOSSES = {
         ('loss_rrm_it4_cls', '0x1.6b8f840000000p-3'),
     ],
 }
-
-
-def tiny_backbone():
-    return BMNBackbone(feat_dim=C_IN, temporal_dim=T, duration_dim=D,
-                       num_samples=4, hidden_dim_1d=16, hidden_dim_3d=24)
-
-
-def tiny_model(mode='nearest', iters=3, **kwargs):
-    torch.manual_seed(0)
-    return RCLLocalizer(
-        backbone=dict(type='BMNBackbone', feat_dim=C_IN, temporal_dim=T,
-                      duration_dim=D, num_samples=4, hidden_dim_1d=16,
-                      hidden_dim_3d=24),
-        head=dict(type='RCLHead', in_channels=24, hidden_channels=8,
-                  mlp_channels=8, mode=mode),
-        neck=dict(type='RRMRefiner', in_channels=8, hdim=8, cdim=4,
-                     map_channels=4, feat_channels=4, head_channels=4,
-                     stride=2, iters=iters),
-        **kwargs)
-
-
-def make_samples(batch):
-    gts = [[[0.1, 0.4]], [[0.05, 0.2], [0.5, 0.95]], [[0.3, 0.35]]]
-    samples = []
-    for i in range(batch):
-        sample = ActionDataSample()
-        sample.gt_instances = InstanceData(
-            gt_bbox=torch.tensor(gts[i % 3]))
-        sample.set_metainfo(dict(video_name=f'v_{i}', duration_second=20.))
-        samples.append(sample)
-    return samples
-
-
-def randomize(module):
-    """Make the zero-initialised output layers non-zero."""
-    gen = torch.Generator().manual_seed(1)
-    for name, param in module.named_parameters():
-        if param.abs().max() == 0:
-            param.data = 0.3 * torch.randn(param.shape, generator=gen)
-
-
-@pytest.mark.parametrize('mode', ['nearest', 'bilinear', 'exact'])
-def test_grid_cells_scored_as_segments_equal_g0(mode):
-    backbone = tiny_backbone()
-    head = RCLHead(in_channels=24, hidden_channels=8, mlp_channels=8,
-                   mode=mode)
-    randomize(head)
-    feats = backbone(torch.randn(2, C_IN, T))
-    terms = head.cell_terms(head.features(feats['proposal_map']))
-    g0 = head.grid_logits(terms, feats['proposal_map'])
-    assert g0.shape == (2, 2, D, T)
-    segments = grid_segments(T, D)[None].expand(2, -1, -1)
-    seg_feat = backbone.segment_features(feats['proposal_feat'], segments)
-    logits = head.segment_logits(terms, segments, seg_feat)
-    torch.testing.assert_close(logits.view(2, 2, D, T), g0, rtol=1e-5,
-                               atol=1e-6)
-    torch.testing.assert_close(head(feats['proposal_map']), g0.sigmoid(),
-                               rtol=1e-5, atol=1e-6)
-
-
-def concatenated_logits(head, feat, segments, segment_feat=None):
-    """The head as its docstring defines it: ``out(F) + car(concat(F at
-    the segment, offsets, exact features))``, without cell terms."""
-    from rcl_mm.models.task_modules import nearest_anchor
-    import torch.nn.functional as F
-    num_d, num_t = feat.shape[-2:]
-    d_idx, t_idx, coords = nearest_anchor(segments, num_t, num_d)
-    if head.mode == 'bilinear':
-        start = segments[..., 0].clamp(0, num_t - 1)
-        length = (segments[..., 1] - segments[..., 0] - 1).clamp(
-            0, num_d - 1)
-        grid = torch.stack((2 * start / (num_t - 1) - 1,
-                            2 * length / (num_d - 1) - 1), -1)
-        seg_feat = F.grid_sample(feat, grid[:, :, None, :],
-                                 padding_mode='border',
-                                 align_corners=True).squeeze(-1)
-    else:
-        idx = (d_idx * num_t + t_idx)[:, None, :]
-        seg_feat = feat.flatten(2).gather(
-            2, idx.expand(-1, feat.size(1), -1))
-    parts = [seg_feat, coords.transpose(1, 2)]
-    if head.mode == 'exact':
-        parts.append(head.exact_proj(segment_feat))
-    out = F.conv1d(seg_feat, head.out.weight[..., 0], head.out.bias)
-    return out + head.car(torch.cat(parts, 1))
-
-
-@pytest.mark.parametrize('mode', ['nearest', 'bilinear', 'exact'])
-def test_cell_terms_equal_the_concatenated_representation(mode):
-    # Off-grid segments: the offsets and the bilinear weights matter.
-    torch.manual_seed(0)
-    backbone = tiny_backbone()
-    head = RCLHead(in_channels=24, hidden_channels=8, mlp_channels=8,
-                   mode=mode)
-    randomize(head)
-    feats = backbone(torch.randn(2, C_IN, T))
-    feat = head.features(feats['proposal_map']).detach().requires_grad_()
-    start = torch.rand(2, 20, 1) * (T - 2)
-    segments = torch.cat((start, start + 1 + torch.rand(2, 20, 1) * 8), -1)
-    seg_feat = backbone.segment_features(feats['proposal_feat'],
-                                         segments).detach()
-    expected = concatenated_logits(head, feat, segments, seg_feat)
-    logits = head.segment_logits(head.cell_terms(feat), segments, seg_feat)
-    torch.testing.assert_close(logits, expected, rtol=1e-5, atol=1e-5)
-    grad = torch.randn_like(expected)
-    want = torch.autograd.grad((expected * grad).sum(),
-                               [feat] + list(head.parameters()),
-                               allow_unused=True)
-    got = torch.autograd.grad((logits * grad).sum(),
-                              [feat] + list(head.parameters()),
-                              allow_unused=True)
-    for w, g in zip(want, got):
-        if w is None:  # car[1]'s ReLU has no parameters to differ in
-            assert g is None or g.abs().max() == 0
-        else:
-            torch.testing.assert_close(g, w, rtol=1e-4, atol=1e-5)
-
-
-def test_coordinates_change_the_score_and_get_gradients():
-    # Seeded: gradcheck's finite differences fail on the rare draw that
-    # puts an input within their step of a ReLU kink.
-    torch.manual_seed(0)
-    head = RCLHead(in_channels=6, hidden_channels=5, mlp_channels=4)
-    randomize(head)
-    feat = torch.randn(1, 5, 4, 6, dtype=torch.float64, requires_grad=True)
-    head = head.double()
-    # Same nearest cell (d*, t*) = (1, 2), different offsets.
-    segments = torch.tensor([[[2.0, 4.0], [2.3, 4.1]]], dtype=torch.float64)
-    logits = head.segment_logits(head.cell_terms(feat), segments)
-    assert logits.shape == (1, 2, 2)
-    assert (logits[..., 0] - logits[..., 1]).abs().min() > 1e-6
-    assert torch.autograd.gradcheck(
-        lambda f: head.segment_logits(head.cell_terms(f), segments),
-        (feat, ))
-
-
-def test_bilinear_mode_interpolates_between_cells():
-    head = RCLHead(in_channels=3, hidden_channels=2, mode='bilinear')
-    feat = torch.arange(2 * 3 * 4, dtype=torch.float32).view(1, 2, 3, 4)
-    # Start 1.5, length 2.5 (d = 1.5): halfway between 4 cells.
-    segments = torch.tensor([[[1.5, 4.0]]])
-    head.car[-1].weight.data.zero_()
-    head.out.weight.data = torch.tensor([[[[1.0]], [[0.0]]],
-                                         [[[0.0]], [[1.0]]]])
-    head.out.bias.data.zero_()
-    logits = head.segment_logits(head.cell_terms(feat), segments)
-    # Channel c at (d, t) is 12 c + 4 d + t: at (1.5, 1.5) 7.5 and 19.5.
-    torch.testing.assert_close(logits[0, :, 0], torch.tensor([7.5, 19.5]))
-
-
-def test_exact_mode_needs_segment_features():
-    head = RCLHead(in_channels=4, hidden_channels=3, mode='exact')
-    with pytest.raises(ValueError, match='segment_feat'):
-        head.segment_logits(torch.randn(1, 2 + 64, 2, 2),
-                           torch.ones(1, 1, 2))
-    with pytest.raises(ValueError, match='mode'):
-        RCLHead(mode='nearst')
-
-
-def test_neck_zero_iterations_is_identity():
-    model = tiny_model(iters=0)
-    randomize(model)
-    x = torch.randn(2, C_IN, T)
-    with torch.no_grad():
-        conf, start, end = model(x, None, mode='tensor')
-        feats = model.backbone(x)
-        g0 = model.head(feats['proposal_map'])
-    assert torch.equal(conf, g0)
-    assert model.neck(torch.randn(1, 8, D, T), torch.randn(1, 2, D, T),
-                         iters=0) == []
-    losses = model(x, make_samples(2), mode='loss')
-    assert not any(k.startswith('loss_rrm') for k in losses)
-
-
-def test_gru_step_with_static_terms_equals_forward():
-    """Convolving the fixed input channels once (static_terms) and the rest
-    per step gives forward's values and gradients, borders included."""
-    from rcl_mm.models import ConvGRU
-    torch.manual_seed(0)
-    gru = ConvGRU(hidden_dim=5, input_dim=7).double()
-    h = torch.randn(2, 5, 4, 6, dtype=torch.float64, requires_grad=True)
-    x = torch.randn(2, 7, 4, 6, dtype=torch.float64, requires_grad=True)
-    want = gru(gru(h, x), x)
-    static = gru.static_terms(x[:, 3:])
-    got = gru.step(gru.step(h, x[:, :3], static), x[:, :3], static)
-    torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
-    grad = torch.randn_like(want)
-    inputs = [h, x] + list(gru.parameters())
-    for g, w in zip(torch.autograd.grad((got * grad).sum(), inputs),
-                    torch.autograd.grad((want * grad).sum(), inputs)):
-        torch.testing.assert_close(g, w, rtol=1e-12, atol=1e-12)
-
-
-@pytest.mark.parametrize('out_size, in_size', [(100, 17), (7, 3), (5, 5),
-                                               (9, 4), (3, 7)])
-def test_bilinear_matrix_is_interpolate(out_size, in_size):
-    from rcl_mm.models.necks.rrm_refiner import bilinear_matrix
-    x = torch.randn(2, 3, in_size, in_size + 1, dtype=torch.float64)
-    rows = bilinear_matrix(out_size, in_size).double()
-    cols = bilinear_matrix(out_size + 2, in_size + 1).double()
-    want = torch.nn.functional.interpolate(
-        x, size=(out_size, out_size + 2), mode='bilinear',
-        align_corners=False)
-    torch.testing.assert_close(rows @ x @ cols.t(), want, rtol=1e-6,
-                               atol=1e-6)
-    torch.testing.assert_close(rows.sum(1), torch.ones(out_size,
-                                                       dtype=torch.float64))
-
-
-def refine_by_concatenation(neck, feat, logits, iters):
-    """RRMRefiner as first written: the delta head on the concatenation
-    of the upsampled hidden state, the map and the fine features."""
-    pool = neck._pool
-    net, inp = torch.split(neck.cnet(pool(feat)),
-                           [neck.hdim, neck.cdim], dim=1)
-    net, inp = torch.tanh(net), torch.relu(inp)
-    feat_coarse = neck.feat_enc(pool(feat))
-    feat_fine = neck.fine_feat(feat)
-    heatmap, maps = logits, []
-    for _ in range(iters):
-        x = torch.cat((neck.map_enc(pool(heatmap)), feat_coarse, inp), 1)
-        net = neck.gru(net, x)
-        up = torch.nn.functional.interpolate(
-            net, size=logits.shape[-2:], mode='bilinear',
-            align_corners=False)
-        heatmap = heatmap + neck.delta_head(
-            torch.cat((up, heatmap, feat_fine), 1))
-        maps.append(heatmap)
-    return maps
-
-
-@pytest.mark.parametrize('stride, size', [(2, (6, 9)), (3, (7, 7)),
-                                          (1, (4, 5))])
-def test_neck_head_split_equals_the_concatenation(stride, size):
-    """The head's 1x1 conv applied before upsampling (and the fine part
-    once) gives the concatenated head's maps: bilinear upsampling and a
-    1x1 conv commute, borders and odd sizes included."""
-    torch.manual_seed(0)
-    neck = RRMRefiner(in_channels=6, hdim=8, cdim=4, map_channels=3,
-                         feat_channels=5, head_channels=7, stride=stride,
-                         iters=4)
-    randomize(neck)
-    feat = torch.randn(2, 6, *size)
-    logits = torch.randn(2, 2, *size)
-    maps = neck(feat, logits)
-    expected = refine_by_concatenation(neck, feat, logits, 4)
-    assert len(maps) == 4
-    # float32 (the neck's precision), summed in another order.
-    for got, want in zip(maps, expected):
-        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
-        assert (got - want).abs().max() < 1e-3 * want.abs().max()
-
-
-def test_neck_steps_shapes_and_gradients():
-    neck = RRMRefiner(in_channels=5, hdim=6, cdim=3, map_channels=2,
-                         feat_channels=2, head_channels=3, stride=3,
-                         iters=4)
-    feat = torch.randn(2, 5, 7, 8)
-    logits = torch.randn(2, 2, 7, 8)
-    maps = neck(feat, logits)
-    # Zero-initialised delta head: the map starts unchanged.
-    assert len(maps) == 4 and all(torch.equal(m, logits) for m in maps)
-    randomize(neck)
-    logits.requires_grad_(True)
-    maps = neck(feat, logits)
-    assert all(m.shape == (2, 2, 7, 8) for m in maps)
-    assert not torch.equal(maps[0], maps[1])
-    maps[-1].sum().backward()
-    # Each iteration detaches the map: no gradient reaches G_0.
-    assert logits.grad is None
-    for name, param in neck.named_parameters():
-        assert param.grad is not None and param.grad.abs().sum() > 0, name
-
-
-class MeanCriterion:
-    """A stand-in for ProposalMapLoss.map_loss_parts: the map's mean."""
-
-    def map_loss_parts(self, conf, targets):
-        return dict(reg=conf.mean(), cls=2 * conf.mean())
-
-
-def test_sequence_loss_weights():
-    neck = RRMRefiner(in_channels=4, iters=3, gamma=0.8)
-    assert neck.stage_weights(3) == [0.8**2, 0.8, 1.0]
-    assert neck.stage_weights(1) == [1.0]
-    maps = [torch.zeros(1, 2, 2, 2)] * 3
-    losses = neck.loss_by_feat(maps, None, MeanCriterion())
-    assert list(losses) == [
-        f'loss_rrm_it{i}_{p}' for i in (1, 2, 3) for p in ('reg', 'cls')]
-    for i, weight in zip((1, 2, 3), (0.64, 0.8, 1.0)):
-        torch.testing.assert_close(losses[f'loss_rrm_it{i}_reg'],
-                                   torch.tensor(0.5 * weight))
-        torch.testing.assert_close(losses[f'loss_rrm_it{i}_cls'],
-                                   torch.tensor(1.0 * weight))
-
-
-def test_mixed_precision_flag():
-    neck = RRMRefiner(in_channels=5, hdim=6, cdim=3, stride=2, iters=2,
-                         mixed_precision=True)
-    randomize(neck)
-    maps = neck(torch.randn(1, 5, 6, 6), torch.randn(1, 2, 6, 6))
-    assert all(m.dtype == torch.float32 for m in maps)
-    reference = RRMRefiner(in_channels=5, hdim=6, cdim=3, stride=2, iters=2)
-    reference.load_state_dict(neck.state_dict())
-    torch.manual_seed(2)
-    feat, logits = torch.randn(1, 5, 6, 6), torch.randn(1, 2, 6, 6)
-    fast, exact = neck(feat, logits), reference(feat, logits)
-    for a, b in zip(fast, exact):
-        # bf16 keeps about 3 significant digits.
-        torch.testing.assert_close(a, b, atol=5e-2, rtol=5e-2)
-
-
-def test_float32_neck_under_outer_bf16_autocast():
-    """Whole-model bf16 autocast hands the float32 neck bf16 input."""
-    model = tiny_model()
-    randomize(model)
-    inputs, samples = torch.randn(2, C_IN, T), make_samples(2)
-    with torch.autocast('cpu', dtype=torch.bfloat16):
-        losses = model(inputs, samples, mode='loss')
-    assert all(torch.isfinite(v) for v in losses.values())
-    sum(losses.values()).backward()
-    assert model.neck.cnet.weight.grad.abs().sum() > 0
 
 
 @pytest.mark.parametrize('mode', ['nearest', 'bilinear', 'exact'])
@@ -600,6 +276,8 @@ SUPPLEMENT_CANDIDATES = [
     ((0, 1), .25), ((1, 2), .10), ((2, 3), .36), ((3, 4), .20),
     ((0, 2), .03), ((1, 3), .81), ((2, 4), .07),
     ((0, 3), .16), ((1, 4), .30)]
+
+
 # BMN: its three candidates, p_start x p_end x reg x cls.
 BMN_CANDIDATES = [((0, 1), .9 * .6 * .25), ((2, 3), .2 * .8 * .36),
                   ((0, 3), .9 * .8 * .16)]
@@ -664,7 +342,7 @@ def test_scale_invariant_scores_on_the_grid_equal_the_refined_map(scoring):
     model = tiny_model(test_cfg=dict(scoring=scoring)).eval()
     randomize(model)
     x = torch.randn(2, C_IN, T)
-    segments = grid_segments(T, D)[None].expand(2, -1, -1)
+    segments = grid_cells(T, D)[None].expand(2, -1, -1)
     with torch.no_grad():
         conf_map, start, end = model(x, None, mode='tensor')
         conf, scores = model.score_segments(x, segments)
@@ -755,155 +433,6 @@ def test_builds_from_an_mmaction2_scope_config():
     assert model.neck.iters == 2
     conf, _, _ = model(torch.randn(1, C_IN, T), None, mode='tensor')
     assert conf.shape == (1, 2, T, T)
-
-
-# ------------------------------------------------- the supplement's RRM --
-def small_neck(**kwargs):
-    """A tiny 'raft_small' neck (F of 6 channels)."""
-    torch.manual_seed(0)
-    cfg = dict(in_channels=6, hdim=8, cdim=4, update_block='raft_small',
-               encoder_channels=(5, 4, 3, 6), head_channels=7, stride=2,
-               iters=3)
-    cfg.update(kwargs)
-    return RRMRefiner(**cfg)
-
-
-def raft_small_update(block, net, inp, corr, flow):
-    """A direct transcription of RAFT's SmallUpdateBlock.forward (its
-    SmallMotionEncoder, ConvGRU with the context first in its input, and
-    FlowHead) with the block's layers, the map as the flow and F as the
-    correlation. Ours puts the context last in x_t: the GRU's weight
-    columns are rotated to RAFT's order."""
-    enc = block.encoder
-    relu = torch.nn.functional.relu
-    cor = relu(enc.convf(corr))
-    flo = relu(enc.convm1(flow))
-    flo = relu(enc.convm2(flo))
-    out = relu(enc.conv(torch.cat([cor, flo], dim=1)))
-    motion_features = torch.cat([out, flow], dim=1)
-    inp = torch.cat([inp, motion_features], dim=1)
-    hidden, cdim = net.size(1), inp.size(1) - motion_features.size(1)
-
-    def raft_order(conv):
-        # Ours: [h, motion, context]; RAFT's: [h, context, motion].
-        w = conv.weight
-        w = torch.cat((w[:, :hidden], w[:, w.size(1) - cdim:],
-                       w[:, hidden:w.size(1) - cdim]), 1)
-        return lambda x: torch.nn.functional.conv2d(x, w, conv.bias,
-                                                    padding=1)
-
-    convz, convr, convq = (raft_order(c) for c in
-                           (block.gru.convz, block.gru.convr,
-                            block.gru.convh))
-    hx = torch.cat([net, inp], dim=1)
-    z = torch.sigmoid(convz(hx))
-    r = torch.sigmoid(convr(hx))
-    q = torch.tanh(convq(torch.cat([r * net, inp], dim=1)))
-    net = (1 - z) * net + z * q
-    head = block.delta_head
-    delta = head[2](relu(head[0](net)))
-    return net, None, delta
-
-
-def test_small_update_block_is_rafts_and_its_split_is_exact():
-    """SmallUpdateBlock.forward equals the transcription of RAFT's
-    SmallUpdateBlock; step() with the fixed parts computed once
-    (static_terms) equals forward, values and gradients, borders
-    included."""
-    from rcl_mm.models import SmallUpdateBlock
-    torch.manual_seed(0)
-    block = SmallUpdateBlock(6, hdim=5, cdim=3,
-                             encoder_channels=(7, 4, 3, 6),
-                             head_channels=9)
-    randomize(block)
-    block.double()
-    net = torch.randn(2, 5, 4, 7, dtype=torch.float64, requires_grad=True)
-    inp = torch.randn(2, 3, 4, 7, dtype=torch.float64, requires_grad=True)
-    feat = torch.randn(2, 6, 4, 7, dtype=torch.float64, requires_grad=True)
-    heatmap = torch.randn(2, 2, 4, 7, dtype=torch.float64)
-    new_net, mask, delta = block(net, inp, feat, heatmap)
-    assert mask is None and delta.shape == (2, 2, 4, 7)
-    want_net, _, want_delta = raft_small_update(block, net, inp, feat,
-                                                heatmap)
-    torch.testing.assert_close(new_net, want_net, rtol=1e-12, atol=1e-12)
-    torch.testing.assert_close(delta, want_delta, rtol=1e-12, atol=1e-12)
-    # Two steps, the second on the first's output.
-    static = block.static_terms(feat, inp)
-    got_net, got_delta = block.step(net, heatmap, static)
-    got_net, got_delta = block.step(got_net, heatmap + got_delta, static)
-    want_net2, _, want_delta2 = block(new_net, inp, feat, heatmap + delta)
-    torch.testing.assert_close(got_net, want_net2, rtol=1e-12, atol=1e-12)
-    torch.testing.assert_close(got_delta, want_delta2, rtol=1e-12,
-                               atol=1e-12)
-    grad = torch.randn_like(want_delta2)
-    inputs = [net, inp, feat] + list(block.parameters())
-    for g, w in zip(
-            torch.autograd.grad((got_delta * grad).sum(), inputs),
-            torch.autograd.grad((want_delta2 * grad).sum(), inputs)):
-        torch.testing.assert_close(g, w, rtol=1e-10, atol=1e-12)
-
-
-@pytest.mark.parametrize('stride, size', [(2, (7, 9)), (3, (6, 6)),
-                                          (1, (4, 5))])
-def test_small_neck_is_fig4_on_the_pooled_map(stride, size):
-    """The 'raft_small' neck equals Fig. 4's loop written out: the
-    context network and the update block on F and G pooled by the
-    stride (avg_pool2d, ceil mode), the pooled map accumulating the
-    deltas, and G_t = G_{t-1} + the delta upsampled by F.interpolate
-    (bilinear)."""
-    neck = small_neck(stride=stride, iters=4)
-    randomize(neck)
-    feat, logits = torch.randn(2, 6, *size), torch.randn(2, 2, *size)
-    maps = neck(feat, logits)
-    assert len(maps) == 4
-
-    def pool(x):
-        return torch.nn.functional.avg_pool2d(x, stride, ceil_mode=True)
-
-    coarse = pool(feat)
-    net, inp = torch.split(neck.cnet(coarse), [8, 4], dim=1)
-    net, inp = torch.tanh(net), torch.relu(inp)
-    heatmap, coarse_map = logits, pool(logits)
-    for got in maps:
-        net, _, delta = neck.update_block(net, inp, coarse, coarse_map)
-        coarse_map = coarse_map + delta
-        heatmap = heatmap + torch.nn.functional.interpolate(
-            delta, size=size, mode='bilinear', align_corners=False)
-        torch.testing.assert_close(got, heatmap, rtol=1e-5, atol=1e-5)
-    assert not torch.equal(maps[0], logits)
-
-
-def test_small_neck_starts_at_g0_and_trains_every_layer():
-    neck = small_neck()
-    feat, logits = torch.randn(2, 6, 7, 8), torch.randn(2, 2, 7, 8)
-    # Zero-initialised head: the map starts unchanged.
-    assert all(torch.equal(m, logits) for m in neck(feat, logits))
-    assert neck(feat, logits, iters=0) == []
-    randomize(neck)
-    logits.requires_grad_(True)
-    maps = neck(feat, logits)
-    neck.loss_by_feat(maps, None, MeanCriterion())[
-        'loss_rrm_it3_reg'].backward()
-    # Each iteration detaches the map: no gradient reaches G_0.
-    assert logits.grad is None
-    for name, param in neck.named_parameters():
-        assert param.grad is not None and param.grad.abs().sum() > 0, name
-    # The light block's layers are not built for this one.
-    assert not hasattr(neck, 'fine_feat')
-    assert neck.fine_weights() is None
-
-
-def test_neck_options_are_checked():
-    with pytest.raises(ValueError, match="'raft'"):
-        RRMRefiner(update_block='raft')
-    with pytest.raises(ValueError, match='stride'):
-        RRMRefiner(update_block='raft_small', stride=2.5)
-    with pytest.raises(ValueError, match='encoder_channels'):
-        RRMRefiner(update_block='raft_small', encoder_channels=(8, 8))
-    assert RRMRefiner().block_type == 'light'  # the class's default; the configs name theirs
-    assert RRMRefiner().delta_head[0].out_channels == 16
-    assert RRMRefiner(update_block='raft_small').update_block.delta_head[
-        0].out_channels == 128
 
 
 def small_rrm_model(**kwargs):
