@@ -32,8 +32,8 @@ cli = load_cli()
 # Every key of a report, and of its entries, as the tiny runs below make
 # them: a refactor that drops one fails here.
 REPORT_KEYS = [
-    'car_align', 'command', 'date', 'demo', 'evaluation', 'failures',
-    'machine', 'models', 'options', 'paired', 'partial', 'post_processing',
+    'car_align', 'command', 'date', 'demo', 'evaluation', 'extraction',
+    'failures', 'machine', 'models', 'options', 'paired', 'partial', 'post_processing',
     'settings', 'targets'
 ]
 MACHINE_KEYS = ['cpu', 'cpu_count', 'cpus_usable', 'device', 'device_name',
@@ -41,7 +41,7 @@ MACHINE_KEYS = ['cpu', 'cpu_count', 'cpus_usable', 'device', 'device_name',
 OPTION_KEYS = [
     'amp', 'batch', 'debug', 'demo_checkpoint', 'demo_videos', 'device',
     'duration_dim', 'eval_per_video', 'eval_repeats', 'eval_videos',
-    'feat_dim', 'gt', 'mmaction2_steps', 'mmaction2_thumos', 'models', 'out',
+    'extract_snippets', 'feat_dim', 'gt', 'mmaction2_steps', 'mmaction2_thumos', 'models', 'out',
     'pair_rounds', 'parts', 'post_batches', 'reuse_freed_memory', 'settings',
     'soft_nms_impl', 'steps', 'temporal_dim', 'threads', 'tiny', 'warmup'
 ]
@@ -77,6 +77,12 @@ EVAL_KEYS = [
     'mmaction2_import_s', 'mmaction2_wall_s', 'ours_average_mAP',
     'ours_runs', 'ours_wall_s', 'predictions', 'videos'
 ]
+
+# A row of the extract part: measure_extraction_throughput's keys, the
+# config's repository path and --threads.
+EXTRACTION_KEYS = ['batch_size', 'clip_len', 'config', 'crop_size', 'device',
+                   'feat_dim', 'num_snippets', 'seconds',
+                   'snippets_per_second', 'threads', 'torch_threads']
 
 
 def test_tiny_run_models_and_post(tmp_path, capsys):
@@ -407,6 +413,55 @@ def test_tiny_rcl_bmn_with_each_rrm(tmp_path):
         'raft_small'
     assert bench.build_model('rcl_bmn_light', params).neck.block_type \
         == 'light'
+
+
+def test_tiny_extract_part(tmp_path, capsys):
+    """The extract part on the CPU: the tiny extractor only, its row
+    under ``extraction``, snippets/s = snippets / seconds."""
+    out = tmp_path / 'extract.json'
+    report = cli.main(['--tiny', '--parts', 'extract', '--threads', '1',
+                       '--out', str(out)])
+    saved = json.loads(out.read_text())
+    assert sorted(saved) == REPORT_KEYS
+    assert saved['options']['extract_snippets'] == 8
+    (row, ) = saved['extraction']
+    assert sorted(row) == EXTRACTION_KEYS
+    assert row['config'] == bench.EXTRACT_CONFIGS['cpu'][0] == \
+        'configs/feature_extraction/tiny_r18_1stage_test.py'
+    # The tiny config: batches of 8 clips of 2 frames, 32 x 32 crops,
+    # ResNet-18's first stage (64-d); --tiny asks for 8 snippets: one
+    # batch.
+    assert (row['batch_size'], row['clip_len'], row['crop_size'],
+            row['feat_dim'], row['num_snippets']) == (8, 2, 32, 64, 8)
+    assert (row['device'], row['threads'], row['torch_threads']) == (
+        'cpu', 1, 1)
+    assert row['snippets_per_second'] == pytest.approx(
+        row['num_snippets'] / row['seconds'])
+    assert report['extraction'] == saved['extraction']
+    assert saved['models'] == [] and saved['failures'] == []
+    printed = capsys.readouterr().out
+    assert 'feature extraction, random clips and weights' in printed
+    assert '| tiny_r18_1stage_test.py | cpu    | 1       |' in printed
+
+
+def test_extract_configs_and_table():
+    """CUDA adds TSN ResNet-50 to the tiny extractor; the configs exist;
+    the table shows a hand-made row."""
+    assert bench.EXTRACT_CONFIGS['cuda'] == (
+        'configs/feature_extraction/tiny_r18_1stage_test.py',
+        'configs/feature_extraction/tsn_r50_rgb.py')
+    for configs in bench.EXTRACT_CONFIGS.values():
+        assert all(osp.isfile(osp.join(ROOT, c)) for c in configs)
+    assert 'extract' in bench.PARTS
+    row = dict(config='configs/feature_extraction/tsn_r50_rgb.py',
+               device='cuda', threads=16, batch_size=32, clip_len=1,
+               crop_size=224, feat_dim=2048, num_snippets=256,
+               seconds=0.5, snippets_per_second=512.0, torch_threads=16)
+    table = bench.format_tables([], {}, [], None, [], 8, None, [row])
+    assert ('| tsn_r50_rgb.py | cuda   | 16      | 32    | 1 x 224^2   '
+            '| 2048     | 256      | 512.0      |') in table
+    # Nothing measured: no table.
+    assert bench.format_tables([], {}, [], None, [], 8, None, []) == ''
 
 
 def test_tiny_and_overrides():

@@ -2,8 +2,8 @@
 """Benchmark suite: speed and memory of mmaction2's BMN and our models.
 
 The command line of :mod:`rcl_mm.analysis.benchmark`, whose docstring says
-what each part measures (train, pair, infer, post, op, eval, demo);
-docs/benchmark.md holds the numbers and how they were taken.
+what each part measures (train, pair, infer, post, op, eval, demo,
+extract); docs/benchmark.md holds the numbers and how they were taken.
 
 Usage: python tools/analysis/benchmark.py [--parts train,infer,post]
        [--models bmn,rcl_bmn] [--settings anet] [--device cpu|cuda]
@@ -85,6 +85,10 @@ def parse_args(argv=None):
         '--demo-checkpoint', action='append', default=[],
         metavar='MODEL=PATH', help='checkpoint for a demo model, e.g. '
         'bmn=work_dirs/bmn_demo/epoch_6.pth (default: seeded weights)')
+    parser.add_argument(
+        '--extract-snippets', type=int, default=256,
+        help='snippets per extractor config in the extract part (at '
+        'least one batch)')
     parser.add_argument('--out', help='write everything as JSON here')
     add_debug_argument(parser)
     args = parser.parse_args(argv)
@@ -103,6 +107,7 @@ def parse_args(argv=None):
         args.eval_per_video = min(args.eval_per_video, 10)
         args.eval_repeats = 1
         args.demo_videos = args.demo_videos or 4
+        args.extract_snippets = min(args.extract_snippets, 8)
     return args
 
 

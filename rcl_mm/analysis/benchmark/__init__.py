@@ -32,6 +32,11 @@ Parts (``--parts``, all by default):
   mmaction2's ``ActivityNetLocalization``.
 - ``demo``: the Runner's test loop over the demo validation split
   (``configs/demo/*``), seeded weights or ``--demo-checkpoint``.
+- ``extract``: snippets per second of feature extraction
+  (:func:`rcl_mm.apis.feature_extraction.measure_extraction_throughput`,
+  random clips and weights, ``--extract-snippets`` after a warm-up
+  batch): the tiny test extractor, and on CUDA also TSN ResNet-50
+  (``EXTRACT_CONFIGS``).
 
 On the CPU, ``--reuse-freed-memory`` measures with freed memory kept for
 reuse in every worker, as training with ``ReuseFreedMemoryHook`` (our
@@ -50,28 +55,28 @@ memory is its own.
 
 Modules: :mod:`.config` (parts, models, settings, targets), :mod:`.models`
 (the seeded models, batch, training step), :mod:`.timing`,
-:mod:`.measure` (train, pair, infer, post, op, demo), :mod:`.evaluation`
-(eval), :mod:`.report` (ratios, verdicts, tables), :mod:`.suite` (the run)
-and :mod:`.worker`.
+:mod:`.measure` (train, pair, infer, post, op, demo, extract),
+:mod:`.evaluation` (eval), :mod:`.report` (ratios, verdicts, tables),
+:mod:`.suite` (the run) and :mod:`.worker`.
 """
-from .config import (CONFIGS, DEFAULT_GT, DEMO_CONFIGS, GIB, MODELS, PAIRS,
-                     PARTS, POST_TARGET, ROOT, SETTINGS, TARGETS, TINY,
-                     setting_params)
+from .config import (CONFIGS, DEFAULT_GT, DEMO_CONFIGS, EXTRACT_CONFIGS, GIB,
+                     MODELS, PAIRS, PARTS, POST_TARGET, ROOT, SETTINGS,
+                     TARGETS, TINY, setting_params)
 from .evaluation import mmaction2_layout, run_eval, synthetic_predictions
-from .measure import (demo_missing, measure_demo, measure_model, measure_op,
-                      measure_pairs, measure_post, op_cases, output_errors,
-                      windowed_post_process)
+from .measure import (demo_missing, measure_demo, measure_extraction,
+                      measure_model, measure_op, measure_pairs, measure_post,
+                      op_cases, output_errors, windowed_post_process)
 from .models import build_model, make_batch, training_step
 from .report import add_ratios, derive, format_tables, summary_lines
 from .suite import run_suite, run_worker
 
 __all__ = [
-    'CONFIGS', 'DEFAULT_GT', 'DEMO_CONFIGS', 'GIB', 'MODELS', 'PAIRS',
-    'PARTS', 'POST_TARGET', 'ROOT', 'SETTINGS', 'TARGETS', 'TINY',
-    'add_ratios', 'build_model', 'demo_missing', 'derive', 'format_tables',
-    'make_batch', 'measure_demo', 'measure_model', 'measure_op',
-    'measure_pairs', 'measure_post', 'mmaction2_layout', 'op_cases',
-    'output_errors', 'run_eval', 'run_suite', 'run_worker',
-    'setting_params', 'summary_lines', 'synthetic_predictions',
+    'CONFIGS', 'DEFAULT_GT', 'DEMO_CONFIGS', 'EXTRACT_CONFIGS', 'GIB',
+    'MODELS', 'PAIRS', 'PARTS', 'POST_TARGET', 'ROOT', 'SETTINGS', 'TARGETS',
+    'TINY', 'add_ratios', 'build_model', 'demo_missing', 'derive',
+    'format_tables', 'make_batch', 'measure_demo', 'measure_extraction',
+    'measure_model', 'measure_op', 'measure_pairs', 'measure_post',
+    'mmaction2_layout', 'op_cases', 'output_errors', 'run_eval', 'run_suite',
+    'run_worker', 'setting_params', 'summary_lines', 'synthetic_predictions',
     'training_step', 'windowed_post_process'
 ]

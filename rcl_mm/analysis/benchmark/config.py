@@ -15,7 +15,7 @@ if not osp.isdir(osp.join(ROOT, 'configs')):
     ROOT = osp.join(_PACKAGE, '.mim')
 GIB = 1024**3
 
-PARTS = ('train', 'pair', 'infer', 'post', 'op', 'eval', 'demo')
+PARTS = ('train', 'pair', 'infer', 'post', 'op', 'eval', 'demo', 'extract')
 # The pairs of the ``pair`` part: (base, RCL model).
 PAIRS = (('bmn', 'rcl_bmn'), ('bmn', 'rcl_bmn_light'), ('gtad', 'rcl_gtad'))
 MODELS = ('mmaction2', 'bmn', 'rcl_bmn', 'rcl_bmn_light', 'gtad', 'rcl_gtad')
@@ -30,6 +30,13 @@ DEMO_CONFIGS = {
     m: f'configs/demo/{m}_demo.py'
     for m in ('bmn', 'rcl_bmn', 'gtad', 'rcl_gtad')
 }
+# The ``extract`` part's extractor configs by device type (random
+# weights): the tiny test extractor everywhere, and on CUDA also the TSN
+# ResNet-50 that writes 2048-d features (too slow to time on a CPU).
+EXTRACT_CONFIGS = dict(
+    cpu=('configs/feature_extraction/tiny_r18_1stage_test.py', ),
+    cuda=('configs/feature_extraction/tiny_r18_1stage_test.py',
+          'configs/feature_extraction/tsn_r50_rgb.py'))
 # Soft-NMS as each dataset's BMN / G-TAD setting uses it.
 SETTINGS = dict(
     anet=dict(temporal_dim=100, duration_dim=100, feat_dim=400,

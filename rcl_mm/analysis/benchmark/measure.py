@@ -354,6 +354,34 @@ def measure_op(args, case: dict) -> dict:
                 fwd_bwd_s=seconds, extra_bytes=extra)
 
 
+# --------------------------------------------------------------- extract --
+def measure_extraction(args, config: str) -> dict:
+    """Snippets per second of one extractor config (the ``extract``
+    part): :func:`rcl_mm.apis.feature_extraction.
+    measure_extraction_throughput` on random clips, random weights.
+
+    Args:
+        args (argparse.Namespace): The options (``device``,
+            ``extract_snippets``, ``warmup``, ``threads``).
+        config (str): An extractor config, relative to the repository root.
+
+    Returns:
+        dict: The function's result (``snippets_per_second``, ``seconds``,
+        ``num_snippets``, ``batch_size``, ``clip_len``, ``crop_size``,
+        ``feat_dim``, ``device``, ``torch_threads``) with ``config`` the
+        repository-relative path and ``threads`` (``--threads``, or
+        torch's count where unset).
+    """
+    from rcl_mm.apis.feature_extraction import measure_extraction_throughput
+    # At least one warm-up batch: the first call pays cuDNN's and the
+    # allocator's start-up.
+    result = measure_extraction_throughput(
+        osp.join(ROOT, config), args.device,
+        num_snippets=args.extract_snippets, warmup=max(args.warmup, 1))
+    return dict(result, config=config,
+                threads=args.threads or torch.get_num_threads())
+
+
 # ------------------------------------------------------------------ demo --
 def measure_demo(args, name: str, scratch: str) -> dict:
     """The Runner's test loop over the demo validation split (the

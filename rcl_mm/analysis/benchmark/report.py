@@ -4,6 +4,7 @@
 Standard library and terminaltables only: a saved report is formatted
 without torch.
 """
+import os.path as osp
 from typing import List, Optional
 
 from terminaltables import AsciiTable
@@ -209,16 +210,31 @@ def demo_table(demo: List[dict]) -> str:
     return AsciiTable(table, ' demo validation split ').table
 
 
+def extraction_table(extraction: List[dict]) -> str:
+    """The ``extract`` part, one row per (config, device)."""
+    table = [['config', 'device', 'threads', 'batch', 'clip x crop',
+              'feat dim', 'snippets', 'snippets/s']]
+    for e in extraction:
+        table.append([
+            osp.basename(e['config']), e['device'], e['threads'],
+            e['batch_size'],
+            f'{e["clip_len"]} x {e["crop_size"]}^2', e['feat_dim'],
+            e['num_snippets'], f'{e["snippets_per_second"]:.1f}'])
+    return AsciiTable(
+        table, ' feature extraction, random clips and weights ').table
+
+
 def format_tables(rows: List[dict], post: dict, ops: List[dict],
                   evaluation: Optional[dict], demo: List[dict], batch: int,
-                  paired: Optional[dict] = None) -> str:
+                  paired: Optional[dict] = None,
+                  extraction: Optional[List[dict]] = None) -> str:
     """The printed tables of the parts that ran, one string.
 
     Args:
-        rows, post, ops, evaluation, demo, paired: The report's
-            ``models``, ``post_processing``, ``car_align``,
-            ``evaluation``, ``demo`` (without skipped entries) and
-            ``paired``.
+        rows, post, ops, evaluation, demo, paired, extraction: The
+            report's ``models``, ``post_processing``, ``car_align``,
+            ``evaluation``, ``demo`` (without skipped entries), ``paired``
+            and ``extraction``.
         batch (int): ``--batch``.
     """
     tables = []
@@ -234,6 +250,8 @@ def format_tables(rows: List[dict], post: dict, ops: List[dict],
         tables.append(evaluation_table(evaluation))
     if demo:
         tables.append(demo_table(demo))
+    if extraction:
+        tables.append(extraction_table(extraction))
     return '\n'.join(tables)
 
 

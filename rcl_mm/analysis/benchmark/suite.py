@@ -13,7 +13,8 @@ from typing import Callable, List, Optional
 
 import torch
 
-from .config import DEMO_CONFIGS, PAIRS, ROOT, setting_params
+from .config import (DEMO_CONFIGS, EXTRACT_CONFIGS, PAIRS, ROOT,
+                     setting_params)
 from .evaluation import run_eval
 from .measure import demo_missing, op_cases, output_errors
 from .report import derive, format_tables, summary_lines
@@ -41,7 +42,8 @@ def run_worker(args, worker: str, setting: Optional[str],
     Args:
         args (argparse.Namespace): The options.
         worker (str): A model name, ``'pair'``, ``'post'``,
-            ``'op:<case JSON>'`` or ``'demo:<model>'``.
+            ``'op:<case JSON>'``, ``'demo:<model>'`` or
+            ``'extract:<config>'``.
         setting (str, optional): A key of ``SETTINGS`` (not for demo).
         scratch (str, optional): A folder for the worker's files.
         failures (list[dict]): Where a failure is recorded.
@@ -87,7 +89,8 @@ def new_report(args, command: str) -> dict:
         options=dict(vars(args)),
         settings={s: setting_params(args, s) for s in args.settings},
         models=[], paired={}, post_processing={}, car_align=[],
-        evaluation=None, demo=[], failures=[], partial=True)
+        evaluation=None, demo=[], extraction=[], failures=[],
+        partial=True)
 
 
 def _model_rows(args, setting: str, params: dict, report: dict,
@@ -162,6 +165,17 @@ def _demo_part(args, report: dict, scratch: str,
                 save()
 
 
+def _extract_part(args, report: dict, save: Callable[[], None]) -> None:
+    """Snippets per second of each extractor config of the device type
+    (``EXTRACT_CONFIGS``), one worker each."""
+    for config in EXTRACT_CONFIGS[torch.device(args.device).type]:
+        result = run_worker(args, 'extract:' + config, None, None,
+                            report['failures'])
+        if result is not None:
+            report['extraction'].append(result)
+            save()
+
+
 def run_suite(args, command: str) -> dict:
     """Run the parts of ``args.parts``; print the tables and verdicts.
 
@@ -194,12 +208,15 @@ def run_suite(args, command: str) -> dict:
             save()
         if 'demo' in args.parts:
             _demo_part(args, report, scratch, save)
+        if 'extract' in args.parts:
+            _extract_part(args, report, save)
     verdicts = derive(report['models'], report['post_processing'],
                       device.type, report['paired'])
     demo_rows = [d for d in report['demo'] if 'skipped' not in d]
     print(format_tables(report['models'], report['post_processing'],
                         report['car_align'], report['evaluation'], demo_rows,
-                        args.batch, report['paired']))
+                        args.batch, report['paired'],
+                        report['extraction']))
     report['targets'] = verdicts
     print('\n'.join(summary_lines(report)))
     save(partial=False)

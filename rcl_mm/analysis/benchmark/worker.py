@@ -21,7 +21,7 @@ def run_job(job: dict) -> dict:
     Args:
         job (dict): As in the module's docstring; ``worker`` is a model
             name, ``'pair'``, ``'post'``, ``'op:<case JSON>'`` or
-            ``'demo:<model>'``.
+            ``'demo:<model>'`` or ``'extract:<config>'``.
 
     Returns:
         dict: The measurement's result.
@@ -39,6 +39,8 @@ def run_job(job: dict) -> dict:
         return measure.measure_op(args, json.loads(worker[len('op:'):]))
     if worker.startswith('demo:'):
         return measure.measure_demo(args, worker[len('demo:'):], scratch)
+    if worker.startswith('extract:'):
+        return measure.measure_extraction(args, worker[len('extract:'):])
     if worker == 'post':
         return measure.measure_post(args, setting)
     if worker == 'pair':
