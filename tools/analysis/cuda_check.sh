@@ -29,7 +29,8 @@
 #   profile:    tools/analysis/profile_step.py: step and prediction times
 #               per CARAlign and Soft-NMS impl, syncs, profiler, CUDA graph
 #   bench:      tools/analysis/benchmark.py --device cuda --amp bf16 with
-#               mmaction2's BMN, ANet and THUMOS14
+#               mmaction2's BMN and RCL-BMN with each RRM, ANet and
+#               THUMOS14, and extraction throughput (tiny, TSN R50)
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 OUT="$(mkdir -p "${1:-${ROOT}/work_dirs/cuda_check}" && cd "${1:-${ROOT}/work_dirs/cuda_check}" && pwd)"
@@ -96,8 +97,9 @@ step tests 150 "${PY}" -m pytest tests -m cuda -q -rs -p no:cacheprovider \
     --junitxml="${OUT}/tests_cuda.xml"
 step profile 150 "${PY}" tools/analysis/profile_step.py \
     --out "${OUT}/profile.json"
-step bench 240 "${PY}" tools/analysis/benchmark.py --device cuda --amp bf16 \
-    --parts train,pair,infer,post --models mmaction2,bmn,rcl_bmn \
+step bench 300 "${PY}" tools/analysis/benchmark.py --device cuda --amp bf16 \
+    --parts train,pair,infer,post,extract \
+    --models mmaction2,bmn,rcl_bmn,rcl_bmn_light \
     --settings anet,thumos --steps 10 --warmup 3 --mmaction2-steps 5 \
     --pair-rounds 11 --out "${OUT}/benchmark.json"
 echo "cuda_check done $(date -u +%FT%TZ)" >> "${SUMMARY}"
