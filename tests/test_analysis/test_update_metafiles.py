@@ -207,3 +207,13 @@ def test_bad_results_are_named(tmp_path, monkeypatch, capsys):
     assert 'no_such_dir' in capsys.readouterr().err
     # Nothing was written by the failed runs.
     assert {p: p.read_text() for p in before} == before
+
+
+def test_metafiles_agree_with_the_committed_ablation_results():
+    """The demo Results of the shipped metafiles are what the script
+    writes from the result files kept in docs/ablation/results."""
+    tool = load_tool('update_metafiles')
+    differ, report = tool.update_metafiles(
+        ROOT, osp.join(ROOT, 'docs', 'ablation', 'results'), [0, 1, 2],
+        write=False)
+    assert differ == [], report

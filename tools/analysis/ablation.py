@@ -4,7 +4,7 @@
 Usage:
   python tools/analysis/ablation.py [--variants bmn rcl ...] [--seeds 0 1 2]
       [--data-dir data/demo/features] [--work-dir work_dirs/ablation]
-      [--jobs 1] [--summary-only]
+      [--jobs 1] [--summary-only] [--export-results DIR]
 
 Each (variant, seed) trains the demo config with ``randomness.seed`` set
 to the seed and tests it on the demo validation set; its average mAP
@@ -18,7 +18,11 @@ variants (other inference settings) reuse the checkpoint of their base
 variant.
 The table gives mean and standard deviation (ddof = 1) over seeds;
 tools/analysis/update_metafiles.py writes the demo models' metafile
-Results from the same result files.
+Results from the same result files. ``--export-results DIR`` copies the
+finished runs' result files (only those) to DIR in the same layout; the
+repository keeps the documented runs' files under docs/ablation/results,
+and ``--summary-only --work-dir docs/ablation/results`` prints the tables
+of docs/ablation.md from them.
 """
 import argparse
 import json
@@ -102,6 +106,10 @@ def parse_args():
     parser.add_argument('--jobs', type=int, default=1,
                         help='runs in parallel (each with its own process)')
     parser.add_argument('--summary-only', action='store_true')
+    parser.add_argument(
+        '--export-results', metavar='DIR',
+        help='copy the finished runs\' result.json files to DIR (as the '
+        'repository keeps them under docs/ablation/results)')
     parser.add_argument('--run-one', nargs=2, metavar=('VARIANT', 'SEED'),
                         help=argparse.SUPPRESS)
     add_debug_argument(parser)
@@ -257,27 +265,86 @@ def finished_runs(variant, seeds, work_dir):
 
 
 def summarize(variants, seeds, work_dir):
-    """Mean +- std of average mAP (and mAP@0.5, @0.75) per variant."""
+    """The two Markdown tables of docs/ablation.md's results.
+
+    The first: mean +- sample std over the finished seeds of average mAP,
+    mAP@0.5 and mAP@0.75, and the mean wall time of a run; the second:
+    average mAP per seed and the mean mAP@0.95. A variant without a
+    finished run has a row of ``-``.
+
+    Args:
+        variants (list[str]): Rows, in order.
+        seeds (list[int]): The seeds to look for (the second table's
+            columns).
+        work_dir (str): The ablation's work dir (or a folder of its
+            ``<variant>/seed<k>/result.json`` files).
+
+    Returns:
+        str: The tables, a blank line and a caption between them.
+    """
     lines = [
         '| variant | seeds | avg mAP | mAP@0.5 | mAP@0.75 | s / run |',
         '|---|---|---|---|---|---|'
     ]
+    per_seed = [
+        '| variant | ' + ' | '.join(f'seed {s}' for s in seeds) +
+        ' | mAP@0.95 (mean) |', '|---|' + '---|' * (len(seeds) + 1)
+    ]
     for variant in variants:
-        runs = list(finished_runs(variant, seeds, work_dir).values())
+        finished = finished_runs(variant, seeds, work_dir)
+        runs = list(finished.values())
         if not runs:
             lines.append(f'| {variant} | 0 | - | - | - | - |')
+            per_seed.append(f'| {variant} |' + ' - |' * (len(seeds) + 1))
             continue
 
         def stat(key):
             values = np.array([r[key] for r in runs])
-            std = values.std(ddof=1) if len(values) > 1 else float('nan')
-            return f'{values.mean():.2f} ± {std:.2f}'
+            if len(values) == 1:
+                return f'{values[0]:.2f}'  # no spread from one seed
+            return f'{values.mean():.2f} ± {values.std(ddof=1):.2f}'
 
         seconds = np.mean([r['seconds'] for r in runs])
         lines.append(f'| {variant} | {len(runs)} | {stat("average_mAP")} | '
                      f'{stat("mAP@0.50")} | {stat("mAP@0.75")} | '
                      f'{seconds:.0f} |')
-    return '\n'.join(lines)
+        cells = [
+            f'{finished[s]["average_mAP"]:.2f}' if s in finished else '-'
+            for s in seeds
+        ]
+        strict = [r['mAP@0.95'] for r in runs if 'mAP@0.95' in r]
+        cells.append(f'{np.mean(strict):.2f}' if strict else '-')
+        per_seed.append(f'| {variant} | ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines + ['', 'Per seed (average mAP):', ''] +
+                     per_seed)
+
+
+def export_results(variants, seeds, work_dir, out_dir):
+    """Copy the finished runs' ``result.json`` files, and nothing else.
+
+    ``OUT_DIR/<variant>/seed<k>/result.json`` (the work dir's layout), so
+    that :func:`summarize` and tools/analysis/update_metafiles.py read the
+    copy as they read the work dir; the repository keeps the results of
+    its documented runs this way (docs/ablation/results/).
+
+    Args:
+        variants (list[str]): Variants to copy.
+        seeds (list[int]): Seeds to copy.
+        work_dir (str): The ablation's work dir.
+        out_dir (str): Where the copies go.
+
+    Returns:
+        list[str]: The files written.
+    """
+    written = []
+    for variant in variants:
+        for seed, result in finished_runs(variant, seeds, work_dir).items():
+            path = result_path(out_dir, variant, seed)
+            with atomic_write(path) as f:
+                json.dump(result, f, indent=1)
+                f.write('\n')
+            written.append(path)
+    return written
 
 
 def main():
@@ -328,6 +395,11 @@ def main():
                 list(pool.map(launch, first))
             for job in second:
                 launch(job)
+    if args.export_results:
+        written = export_results(args.variants, args.seeds, work_dir,
+                                 osp.join(ROOT, args.export_results))
+        print(f'{len(written)} result files written to '
+              f'{args.export_results}')
     print(summarize(args.variants, args.seeds, work_dir))
 
 
