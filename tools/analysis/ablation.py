@@ -61,6 +61,10 @@ BMN_SCORING = {'model.test_cfg.scoring': 'bmn'}
 # anchor); the names of the runs before it was the default (``rcl``,
 # ``rcl_iters<n>``, ... with the light RRM and BMN's scoring) are retired
 # so that no name changes its meaning (docs/ablation.md).
+EVERY_OVERLAP_NMS = {
+    'model.test_cfg.soft_nms_low_threshold': 0.0,
+    'model.test_cfg.soft_nms_high_threshold': 0.0
+}
 VARIANTS = {
     'bmn': (BMN_DEMO, {}, None, {}),
     'rcl_supp': (RCL_DEMO, {}, None, {}),
@@ -74,6 +78,13 @@ VARIANTS = {
     'rcl_supp_si_anchors': (RCL_DEMO, {}, 'rcl_supp', {
         'model.test_cfg.anchors': 'scale_invariant'
     }),
+    # Soft-NMS decaying every overlap (G-TAD's rule of decay) instead of
+    # only those above BMN's width-dependent threshold (0.5 to 0.9).
+    'bmn_nms_every_overlap': (BMN_DEMO, {}, 'bmn', EVERY_OVERLAP_NMS),
+    'rcl_supp_nms_every_overlap': (RCL_DEMO, {}, 'rcl_supp',
+                                   EVERY_OVERLAP_NMS),
+    'rcl_gtad_supp_nms_every_overlap': (RCL_GTAD_DEMO, {}, 'rcl_gtad_supp',
+                                        EVERY_OVERLAP_NMS),
     'rcl_supp_bilinear': (RCL_DEMO, {'model.head.mode': 'bilinear'}, None,
                           {}),
     'rcl_supp_exact': (RCL_DEMO, {'model.head.mode': 'exact'}, None, {}),
@@ -91,8 +102,10 @@ DEFAULT_ORDER = [
     'bmn', 'rcl_supp', 'rcl_supp_bmn_scoring', 'rcl_light',
     'rcl_light_bmn_scoring', 'rcl_supp_iters0', 'rcl_supp_iters1',
     'rcl_supp_iters10', 'rcl_supp_iters15', 'gtad', 'rcl_gtad_supp',
-    'rcl_supp_si_anchors', 'rcl_supp_grid_sampling', 'rcl_supp_bilinear',
-    'rcl_supp_exact'
+    'rcl_supp_si_anchors', 'bmn_nms_every_overlap',
+    'rcl_supp_nms_every_overlap', 'rcl_gtad_supp_nms_every_overlap',
+    'rcl_supp_grid_sampling',
+    'rcl_supp_bilinear', 'rcl_supp_exact'
 ]
 
 
