@@ -54,6 +54,12 @@ LIGHT_RRM = {
     'model.neck.stride': 5,
 }
 BMN_SCORING = {'model.test_cfg.scoring': 'bmn'}
+# Soft-NMS decaying every overlap (G-TAD's rule of decay), not only those
+# above BMN's width-dependent threshold (0.5 to 0.9).
+EVERY_OVERLAP_NMS = {
+    'model.test_cfg.soft_nms_low_threshold': 0.0,
+    'model.test_cfg.soft_nms_high_threshold': 0.0
+}
 # name -> (config, training overrides, base variant of a test-only
 # variant or None, test overrides). The demo RCL runs 5 RRM iterations.
 # Names say what they are against the supplement's RCL (``rcl_supp``:
@@ -61,10 +67,6 @@ BMN_SCORING = {'model.test_cfg.scoring': 'bmn'}
 # anchor); the names of the runs before it was the default (``rcl``,
 # ``rcl_iters<n>``, ... with the light RRM and BMN's scoring) are retired
 # so that no name changes its meaning (docs/ablation.md).
-EVERY_OVERLAP_NMS = {
-    'model.test_cfg.soft_nms_low_threshold': 0.0,
-    'model.test_cfg.soft_nms_high_threshold': 0.0
-}
 VARIANTS = {
     'bmn': (BMN_DEMO, {}, None, {}),
     'rcl_supp': (RCL_DEMO, {}, None, {}),
@@ -78,8 +80,6 @@ VARIANTS = {
     'rcl_supp_si_anchors': (RCL_DEMO, {}, 'rcl_supp', {
         'model.test_cfg.anchors': 'scale_invariant'
     }),
-    # Soft-NMS decaying every overlap (G-TAD's rule of decay) instead of
-    # only those above BMN's width-dependent threshold (0.5 to 0.9).
     'bmn_nms_every_overlap': (BMN_DEMO, {}, 'bmn', EVERY_OVERLAP_NMS),
     'rcl_supp_nms_every_overlap': (RCL_DEMO, {}, 'rcl_supp',
                                    EVERY_OVERLAP_NMS),
@@ -104,8 +104,7 @@ DEFAULT_ORDER = [
     'rcl_supp_iters10', 'rcl_supp_iters15', 'gtad', 'rcl_gtad_supp',
     'rcl_supp_si_anchors', 'bmn_nms_every_overlap',
     'rcl_supp_nms_every_overlap', 'rcl_gtad_supp_nms_every_overlap',
-    'rcl_supp_grid_sampling',
-    'rcl_supp_bilinear', 'rcl_supp_exact'
+    'rcl_supp_grid_sampling', 'rcl_supp_bilinear', 'rcl_supp_exact'
 ]
 
 
